@@ -1,0 +1,3 @@
+"""chatserver: a self-hosted, privacy-first customer-service chat for websites."""
+
+__version__ = "0.1.0"

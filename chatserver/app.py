@@ -1,0 +1,100 @@
+"""`create_app(settings)`: builds one node. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from chatserver.db import migrate
+from chatserver.db.engine import make_engine, make_sessionmaker
+from chatserver.http.common import error_middleware, security_headers
+from chatserver.http.routes import setup_routes
+from chatserver.i18n import Translator
+from chatserver.keys import AGENTS, CONTEXT, SETTINGS, SIO, VISITORS
+from chatserver.realtime import create_socket_server
+from chatserver.realtime.agent import AgentNamespace
+from chatserver.realtime.visitor import VisitorNamespace
+from chatserver.services import presence
+from chatserver.services.context import Context, make_password_hasher, system_clock
+from chatserver.services.events import EventBus
+from chatserver.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class NotMigrated(RuntimeError):
+    pass
+
+
+def build_context(settings: Settings, bus: EventBus,
+                  clock: Callable[[], datetime] | None = None) -> Context:
+    engine = make_engine(settings.database_url)
+    return Context(
+        settings=settings,
+        db=make_sessionmaker(engine),
+        bus=bus,
+        translator=Translator(default_language=settings.default_language),
+        hasher=make_password_hasher(settings),
+        clock=clock or system_clock,
+    )
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None
+               ) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.limits.max_body_bytes,
+        middlewares=[error_middleware, security_headers],
+    )
+    sio = create_socket_server(settings)
+    sio.attach(app)
+    ctx = build_context(settings, EventBus(sio), clock)
+    visitors, agents = VisitorNamespace(ctx), AgentNamespace(ctx)
+    sio.register_namespace(visitors)
+    sio.register_namespace(agents)
+    app[SETTINGS], app[CONTEXT], app[SIO] = settings, ctx, sio
+    app[VISITORS], app[AGENTS] = visitors, agents
+    setup_routes(app)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_presence_heartbeat)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    ctx = app[CONTEXT]
+    engine = ctx.db.kw["bind"]
+    current = await migrate.current_revision(engine)
+    head = migrate.head_revision()
+    if current != head:
+        await engine.dispose()
+        raise NotMigrated(
+            f"the database is at revision {current or 'empty'} but this version needs {head}: "
+            "run `chatserver migrate` first"
+        )
+    yield
+    await engine.dispose()
+
+
+async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
+    ctx, agents = app[CONTEXT], app[AGENTS]
+    ctx.announced_online = await presence.is_online(ctx)
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(ctx.settings.presence.heartbeat_seconds)
+            try:
+                await presence.heartbeat(ctx, agents.sids())
+            except Exception:
+                log.exception("presence heartbeat failed")
+
+    task = asyncio.create_task(beat())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    with contextlib.suppress(Exception):
+        await presence.forget_node(ctx)

@@ -1,0 +1,186 @@
+"""The `chatserver` command: serve, migrate, and manage agent accounts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chatserver.errors import ServiceError
+from chatserver.settings import ConfigError, Settings, load_settings
+
+DEMO_EMAIL = "demo@example.fi"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatserver",
+        description="Self-hosted, privacy-first website chat. Settings come from a TOML file "
+        "(--config or $CHATSERVER_CONFIG) and CHATSERVER_* environment variables; see README.",
+    )
+    parser.add_argument("--config", metavar="PATH",
+                        help="TOML settings file (default: $CHATSERVER_CONFIG, else none)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the chat server")
+    serve.add_argument("--host", help="listen address (overrides the `host` setting)")
+    serve.add_argument("--port", type=int, help="listen port (overrides the `port` setting)")
+    serve.add_argument("--migrate", action="store_true",
+                       help="apply database migrations before serving")
+    serve.add_argument("--demo", action="store_true",
+                       help="development only: create or reset the demo agent "
+                       f"{DEMO_EMAIL} with a fresh random password and print the login")
+
+    commands.add_parser("migrate", help="create or upgrade the database schema to this version")
+
+    agent = commands.add_parser("agent", help="manage agent accounts")
+    actions = agent.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="create an agent account")
+    add.add_argument("email", help="the agent's login email")
+    add.add_argument("--name", required=True, help="name shown to visitors, such as 'Anna'")
+    add.add_argument("--role", choices=("agent", "admin"), default="agent",
+                     help="admins also manage agents and data-subject requests (default: agent)")
+    add.add_argument("--language", choices=("fi", "sv", "en"), default="fi",
+                     help="language of the agent's console (default: fi)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input instead of prompting")
+    actions.add_parser("list", help="list agent accounts")
+    disable = actions.add_parser("disable", help="disable an account and end its sessions")
+    disable.add_argument("email")
+    disable.add_argument("--enable", action="store_true", help="re-enable instead")
+    passwd = actions.add_parser("passwd", help="set a new password (ends the agent's sessions)")
+    passwd.add_argument("email")
+    passwd.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input instead of prompting")
+    token = actions.add_parser("token", help="create an API token for scripts and sockets")
+    token.add_argument("email")
+    token.add_argument("--label", default="", help="what the token is for")
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password (at least 10 characters): ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise SystemExit("error: the passwords differ; nothing was changed")
+    return first
+
+
+def _with_context(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
+    from chatserver.app import build_context
+    from chatserver.services.events import EventBus
+
+    async def run() -> None:
+        ctx = build_context(settings, EventBus(None))
+        try:
+            await work(ctx)
+        finally:
+            await ctx.db.kw["bind"].dispose()
+
+    asyncio.run(run())
+
+
+def _agent_command(settings: Settings, args: argparse.Namespace) -> None:
+    from chatserver.services import agents
+
+    async def work(ctx: Any) -> None:
+        if args.action == "add":
+            password = _read_password(args.password_stdin)
+            agent = await agents.create_agent(ctx, args.email, args.name, password, args.role,
+                                              args.language)
+            print(f"created {agent.role} {agent.email} (id {agent.id})")
+        elif args.action == "list":
+            rows = await agents.list_agents(ctx)
+            print(f"{'id':>4}  {'email':<32} {'role':<6} {'status':<9} name")
+            for a in rows:
+                status = "disabled" if a.disabled else "active"
+                print(f"{a.id:>4}  {a.email:<32} {a.role:<6} {status:<9} {a.display_name}")
+        elif args.action == "disable":
+            agent = await agents.get_by_email(ctx, args.email)
+            await agents.set_disabled(ctx, agent.id, not args.enable)
+            print(f"{'enabled' if args.enable else 'disabled'} {agent.email}")
+        elif args.action == "passwd":
+            agent = await agents.get_by_email(ctx, args.email)
+            await agents.set_password(ctx, agent.id, _read_password(args.password_stdin))
+            print(f"password changed for {agent.email}; their sessions were ended")
+        elif args.action == "token":
+            agent = await agents.get_by_email(ctx, args.email)
+            print(await agents.create_api_token(ctx, agent.id, args.label))
+
+    _with_context(settings, work)
+
+
+def _ensure_demo_agent(settings: Settings) -> None:
+    from chatserver.services import agents
+
+    if settings.environment != "development":
+        raise SystemExit("error: --demo is for development only (environment = production)")
+    password = secrets.token_urlsafe(9)
+
+    async def work(ctx: Any) -> None:
+        try:
+            agent = await agents.get_by_email(ctx, DEMO_EMAIL)
+            await agents.set_password(ctx, agent.id, password)
+        except ServiceError:
+            await agents.create_agent(ctx, DEMO_EMAIL, "Demo", password, "admin", "en")
+
+    _with_context(settings, work)
+    print(f"\n  Demo agent login: {DEMO_EMAIL} / {password}\n", flush=True)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from chatserver.app import NotMigrated, create_app
+    from chatserver.db import migrate
+    from chatserver.logs import setup_logging
+
+    setup_logging(settings)
+    if args.migrate:
+        migrate.upgrade(settings.database_url)
+    if args.demo:
+        _ensure_demo_agent(settings)
+    print(f"  Demo host page:  {settings.public_url}/", flush=True)
+    print(f"  Agent API:       {settings.public_url}/api/v1/", flush=True)
+    try:
+        web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                    print=None, access_log=None)
+    except NotMigrated as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    try:
+        settings = load_settings(args.config, overrides=overrides)
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    try:
+        if args.command == "serve":
+            _serve(settings, args)
+        elif args.command == "migrate":
+            from chatserver.db import migrate
+
+            migrate.upgrade(settings.database_url)
+            print(f"database is at revision {migrate.head_revision()}")
+        elif args.command == "agent":
+            _agent_command(settings, args)
+    except ServiceError as exc:
+        from chatserver.i18n import Translator
+
+        body = exc.body(Translator(default_language="en"), "en")
+        raise SystemExit(f"error: {body['message']}") from None
+
+
+if __name__ == "__main__":
+    main()

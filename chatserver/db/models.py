@@ -1,0 +1,213 @@
+"""Tables. Every time is timezone-aware UTC. Every column is listed in docs/privacy.md.
+
+Later features (notice versions, the outbox, canned replies, retention) have their tables here
+from the first migration so that they fill in behaviour rather than reshape storage.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Agent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_column=Column(String(254), unique=True, nullable=False))
+    display_name: str = Field(max_length=100)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default="agent", max_length=10)  # "admin" | "agent"
+    language: str = Field(default="fi", max_length=5)
+    disabled: bool = Field(default=False)
+    # The status the agent chose; they are available only while a live connection also exists.
+    presence: str = Field(default="online", max_length=10)  # "online" | "away"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AgentSession(SQLModel, table=True):
+    """A console login. Only the SHA-256 of the cookie value is stored, so any node can check it."""
+
+    __tablename__ = "agent_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    agent_id: int = Field(
+        sa_column=Column(ForeignKey("agent.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for scripts and the agent socket; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    agent_id: int = Field(
+        sa_column=Column(ForeignKey("agent.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed login, kept for the throttling window only. The key is a salted hash of the
+    account or client address, so no address is stored in the clear."""
+
+    __tablename__ = "login_failure"
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class AgentConnection(SQLModel, table=True):
+    """One live agent socket on some node, refreshed by heartbeats; stale rows mean a dead node."""
+
+    __tablename__ = "agent_connection"
+    sid: str = Field(primary_key=True, max_length=64)
+    agent_id: int = Field(
+        sa_column=Column(ForeignKey("agent.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    node_id: str = Field(max_length=64, index=True)
+    connected_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Conversation(SQLModel, table=True):
+    __table_args__ = (Index("ix_conversation_state_queued", "state", "queued_at"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    # SHA-256 of the visitor's resume token; the token itself lives only in their sessionStorage.
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    state: str = Field(default="queued", max_length=10)  # bot | queued | active | closed
+    language: str = Field(max_length=5)
+    agent_id: int | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("agent.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    notice_version: str = Field(max_length=64)
+    notice_acknowledged_at: datetime
+    last_seq: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    last_activity_at: datetime = Field(default_factory=utcnow)
+    queued_at: datetime | None = Field(default=None)
+    claimed_at: datetime | None = Field(default=None)
+    closed_at: datetime | None = Field(default=None, index=True)
+    # Kept only to send the transcript; deleted once it is sent.
+    transcript_email: str | None = Field(default=None, max_length=254, index=True)
+    # Optional metadata, stored only when the operator turns it on (and the notice says so).
+    user_agent: str | None = Field(default=None, max_length=500)
+    page_url: str | None = Field(default=None, max_length=2000)
+
+
+class Message(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_message_seq"),
+        UniqueConstraint("conversation_id", "client_key", name="uq_message_client_key"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str = Field(
+        sa_column=Column(ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False)
+    )
+    seq: int
+    author_kind: str = Field(max_length=10)  # visitor | agent | bot | system
+    author_agent_id: int | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("agent.id", ondelete="SET NULL"), nullable=True),
+    )
+    author_name: str | None = Field(default=None, max_length=100)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    # The sender's retry key, prefixed by who sent it, so a retry returns the first row.
+    client_key: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OfflineMessage(SQLModel, table=True):
+    __tablename__ = "offline_message"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    language: str = Field(max_length=5)
+    name: str = Field(max_length=100)
+    email: str = Field(max_length=254, index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    notice_version: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    handled_at: datetime | None = Field(default=None)
+    handled_by: int | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("agent.id", ondelete="SET NULL"), nullable=True),
+    )
+
+
+class NoticeVersion(SQLModel, table=True):
+    """Every privacy notice ever published, with its full text, so any acknowledgement can be
+    shown later exactly as the visitor saw it."""
+
+    __tablename__ = "notice_version"
+    __table_args__ = (UniqueConstraint("version", "language", name="uq_notice_version_language"),)
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=64, index=True)
+    language: str = Field(max_length=5)
+    content: str = Field(sa_column=Column(Text, nullable=False))  # JSON of the rendered sections
+    published_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of access to personal data. Never holds message text."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_kind: str = Field(max_length=10)  # agent | visitor | system | cli
+    actor_id: str | None = Field(default=None, max_length=64, index=True)
+    action: str = Field(max_length=40, index=True)
+    target_kind: str | None = Field(default=None, max_length=20)
+    target_id: str | None = Field(default=None, max_length=64)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+
+
+class OutboxEmail(SQLModel, table=True):
+    """An email is a row first; a worker sends it and records the outcome."""
+
+    __tablename__ = "outbox_email"
+    __table_args__ = (Index("ix_outbox_email_due", "status", "next_attempt_at"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    kind: str = Field(max_length=20)  # transcript | offline_notice | offline_receipt | reply
+    to_address: str = Field(max_length=254, index=True)
+    reply_to: str | None = Field(default=None, max_length=254)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    language: str = Field(max_length=5)
+    status: str = Field(default="pending", max_length=10)  # pending | sent | failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    sent_at: datetime | None = Field(default=None)
+    conversation_id: str | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("conversation.id", ondelete="SET NULL"), nullable=True),
+    )
+    offline_message_id: str | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("offline_message.id", ondelete="SET NULL"), nullable=True),
+    )
+
+
+class CannedResponse(SQLModel, table=True):
+    __tablename__ = "canned_response"
+    __table_args__ = (UniqueConstraint("language", "shortcut", name="uq_canned_shortcut"),)
+    id: int | None = Field(default=None, primary_key=True)
+    language: str = Field(max_length=5)
+    shortcut: str = Field(max_length=40)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,71 @@
+"""REST for agents and admins under /api/v1 (cookie session with CSRF, or bearer token)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import StringConstraints
+
+from chatserver.errors import Code, ServiceError
+from chatserver.http.common import authenticate, read_json
+from chatserver.i18n import gettext_noop as _
+from chatserver.keys import CONTEXT
+from chatserver.services import agents, archive
+from chatserver.services.views import agent_view
+from chatserver.validation import Line, Payload
+
+
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ServiceError(Code.INVALID_INPUT,
+                           _("“{field}” must be a whole number from {low} to {high}."),
+                           field=name, low=low, high=high)
+    return int(raw)
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    await authenticate(request)
+    items = await archive.list_conversations(
+        request.app[CONTEXT],
+        state=request.query.get("state") or None,
+        search=(request.query.get("q") or "")[:200] or None,
+        limit=_int_query(request, "limit", 50, 1, 500),
+        before=request.query.get("before") or None,
+    )
+    return web.json_response({"ok": True, "conversations": items})
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    conversation = await archive.read_conversation(
+        request.app[CONTEXT], caller.agent, request.match_info["conversation_id"]
+    )
+    return web.json_response({"ok": True, "conversation": conversation})
+
+
+class NewAgent(Payload):
+    email: Annotated[Line, StringConstraints(min_length=3, max_length=254)]
+    name: Annotated[Line, StringConstraints(min_length=1, max_length=100)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    role: Literal["admin", "agent"] = "agent"
+    language: Literal["fi", "sv", "en"] = "fi"
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    await authenticate(request, admin=True)
+    found = await agents.list_agents(request.app[CONTEXT])
+    return web.json_response({"ok": True, "agents": [agent_view(a) for a in found]})
+
+
+async def create_agent(request: web.Request) -> web.Response:
+    caller = await authenticate(request, admin=True)
+    body = await read_json(request, NewAgent)
+    agent = await agents.create_agent(
+        request.app[CONTEXT], body.email, body.name, body.password, body.role, body.language,
+        actor_id=caller.agent.id,
+    )
+    return web.json_response({"ok": True, "agent": agent_view(agent)}, status=201)

@@ -1,0 +1,61 @@
+"""Login and logout for agents: a session cookie backed by the agent_session table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import StringConstraints
+
+from chatserver.http.common import authenticate, read_json
+from chatserver.keys import CONTEXT
+from chatserver.realtime.agent import SESSION_COOKIE
+from chatserver.services import agents
+from chatserver.services.views import agent_view
+from chatserver.validation import Payload
+
+
+class LoginBody(Payload):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def login(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    body = await read_json(request, LoginBody)
+    result = await agents.login(
+        ctx, body.email, body.password, client_address(request),
+        previous_token=request.cookies.get(SESSION_COOKIE),
+    )
+    response = web.json_response(
+        {"ok": True, "agent": agent_view(result.agent), "csrf_token": result.csrf_token}
+    )
+    response.set_cookie(
+        SESSION_COOKIE, result.token, httponly=True, samesite="Lax", path="/",
+        secure=ctx.settings.public_url.startswith("https://"),
+        max_age=int(ctx.settings.auth.session_hours * 3600),
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    if caller.session_token:
+        await agents.logout(request.app[CONTEXT], caller.session_token)
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    caller = await authenticate(request)
+    csrf = None
+    if caller.session_token:
+        found = await agents.agent_for_session(ctx, caller.session_token)
+        csrf = found[1].csrf_token if found else None
+    return web.json_response({"ok": True, "agent": agent_view(caller.agent), "csrf_token": csrf})

@@ -1,0 +1,115 @@
+"""Middlewares and helpers every HTTP handler uses: error shape, security headers, auth."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from chatserver.db.models import Agent
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.keys import CONTEXT
+from chatserver.realtime.agent import SESSION_COOKIE
+from chatserver.services import agents
+from chatserver.services.tokens import same
+from chatserver.validation import Payload, parse
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=Payload)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def request_language(request: web.Request) -> str:
+    translator = request.app[CONTEXT].translator
+    return translator.language(
+        request.query.get("lang") or request.headers.get("Accept-Language")
+    )
+
+
+def error_response(request: web.Request, error: ServiceError) -> web.Response:
+    ctx = request.app[CONTEXT]
+    language = getattr(request.get("agent"), "language", None) or request_language(request)
+    return web.json_response({"ok": False, "error": error.body(ctx.translator, language)},
+                             status=error.http_status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ServiceError as error:
+        return error_response(request, error)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(request, ServiceError(Code.TOO_LARGE))
+    except web.HTTPException as exc:
+        if request.path.startswith("/api/") and exc.status in (404, 405):
+            code = Code.NOT_FOUND if exc.status == 404 else Code.INVALID_INPUT
+            message = None if exc.status == 404 else _("This method is not allowed here.")
+            response = error_response(request, ServiceError(code, message))
+            response.set_status(exc.status)
+            return response
+        raise
+    except Exception:
+        log.exception("request failed: %s %s", request.method, request.path)
+        return error_response(request, ServiceError(Code.UNAVAILABLE))
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    if request.content_type != "application/json":
+        raise ServiceError(Code.INVALID_INPUT, _("Send the body as application/json."))
+    try:
+        data: Any = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ServiceError(Code.INVALID_INPUT, _("The body is not valid JSON.")) from None
+    return parse(model, data)
+
+
+@dataclass(frozen=True)
+class Caller:
+    agent: Agent
+    via_cookie: bool
+    session_token: str | None
+
+
+async def authenticate(request: web.Request, *, admin: bool = False) -> Caller:
+    """The agent behind a bearer API token or a session cookie; cookie callers must send the
+    session's CSRF token in X-CSRF-Token on every state-changing request."""
+    ctx = request.app[CONTEXT]
+    header = request.headers.get("Authorization", "")
+    caller: Caller | None = None
+    if header.lower().startswith("bearer "):
+        agent = await agents.agent_for_api_token(ctx, header[7:].strip())
+        if agent is not None:
+            caller = Caller(agent, via_cookie=False, session_token=None)
+    elif (token := request.cookies.get(SESSION_COOKIE)) is not None:
+        found = await agents.agent_for_session(ctx, token)
+        if found is not None:
+            agent, session = found
+            if request.method in UNSAFE_METHODS and not same(
+                request.headers.get("X-CSRF-Token", ""), session.csrf_token
+            ):
+                raise ServiceError(Code.FORBIDDEN, _("The CSRF token is missing or wrong. "
+                                                     "Reload the page."))
+            caller = Caller(agent, via_cookie=True, session_token=token)
+    if caller is None:
+        raise ServiceError(Code.UNAUTHORIZED)
+    request["agent"] = caller.agent
+    if admin and caller.agent.role != "admin":
+        raise ServiceError(Code.FORBIDDEN, _("Only administrators can do this."))
+    return caller

@@ -1,0 +1,67 @@
+"""Public endpoints: the widget's configuration, the privacy notice, the demo host page, and
+the operator's health checks."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import text
+
+from chatserver.http.common import request_language
+from chatserver.keys import CONTEXT
+from chatserver.services import notice, presence
+from chatserver.settings import LANGUAGES
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+async def widget_config(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    language = request_language(request)
+    return web.json_response({
+        "language": language,
+        "languages": list(LANGUAGES),
+        "notice": notice.summary(ctx, language),
+        "online": await presence.is_online(ctx),
+        "features": {"transcript": True, "offline_form": True},
+        "limits": {"max_message_chars": ctx.settings.limits.max_message_chars},
+    })
+
+
+async def privacy_notice_json(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    language = request_language(request)
+    return web.json_response({"language": language, **notice.summary(ctx, language)})
+
+
+async def privacy_notice_page(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    language = request_language(request)
+    content = notice.summary(ctx, language)
+    body = (
+        f"<!doctype html><html lang='{language}'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(content['title'])}</title></head><body><main>"
+        f"<h1>{html.escape(content['title'])}</h1><p>{html.escape(content['summary'])}</p>"
+        f"<p><small>{html.escape(content['version'])}</small></p></main></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+async def demo_page(request: web.Request) -> web.Response:
+    return web.FileResponse(STATIC / "demo.html")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    try:
+        async with ctx.db() as session:
+            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    except Exception:
+        return web.json_response({"ok": False, "database": False}, status=503)
+    return web.json_response({"ok": True, "database": True})

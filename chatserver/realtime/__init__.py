@@ -1,0 +1,26 @@
+"""Socket.IO: the /visitor and /agent namespaces of the wire contract.
+
+Where things live is described in docs/architecture.md; the events themselves in
+docs/protocol.md. Handlers here validate and authorise, then call chatserver.services.
+"""
+
+from __future__ import annotations
+
+import socketio
+
+from chatserver.settings import Settings
+
+
+def create_socket_server(settings: Settings) -> socketio.AsyncServer:
+    manager: socketio.AsyncManager | None = None
+    if settings.redis_url:
+        # Carries emits (and room membership effects) between the nodes of one site.
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel="chatserver")
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=settings.socket_origins,
+        max_http_buffer_size=settings.limits.max_event_bytes,
+        logger=False,
+        engineio_logger=False,
+    )

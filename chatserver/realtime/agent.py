@@ -1,0 +1,161 @@
+"""The /agent namespace: the console's side of the wire contract (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+from chatserver.db.models import Agent
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.realtime.base import Ack, ChatNamespace, Connection, ok
+from chatserver.realtime.payloads import (
+    AgentAuth,
+    AgentHistory,
+    AgentMessage,
+    AgentTyping,
+    ConversationRef,
+    Presence,
+    Transfer,
+)
+from chatserver.services import agents, conversations, presence
+from chatserver.services.context import Context
+from chatserver.services.events import AGENT_NS, ALL_AGENTS_ROOM, agent_room
+from chatserver.services.views import agent_view
+from chatserver.validation import message_text, parse
+
+SESSION_COOKIE = "chatserver_session"
+
+
+@dataclass
+class AgentConnection(Connection):
+    agent: Agent | None = None
+    session_token: str | None = None
+    api_token: str | None = None
+    checked_at: float = 0.0
+
+    @property
+    def me(self) -> Agent:
+        assert self.agent is not None
+        return self.agent
+
+
+def session_cookie(environ: dict[str, Any]) -> str | None:
+    raw = environ.get("HTTP_COOKIE")
+    if not raw:
+        return None
+    try:
+        morsel = SimpleCookie(raw).get(SESSION_COOKIE)
+    except CookieError:
+        return None
+    return morsel.value if morsel else None
+
+
+class AgentNamespace(ChatNamespace[AgentConnection]):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(AGENT_NS, ctx)
+        self.handlers = {
+            "presence": self.on_presence,
+            "claim": self.on_claim,
+            "message": self.on_message,
+            "typing": self.on_typing,
+            "transfer": self.on_transfer,
+            "close": self.on_close,
+            "history": self.on_history,
+        }
+
+    async def _authenticate(self, session_token: str | None, api_token: str | None) -> Agent | None:
+        if session_token:
+            found = await agents.agent_for_session(self.ctx, session_token)
+            return found[0] if found else None
+        if api_token:
+            return await agents.agent_for_api_token(self.ctx, api_token)
+        return None
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
+        default = self.ctx.settings.default_language
+        origin = environ.get("HTTP_ORIGIN")
+        # The console is served by this server; no other site may open an agent socket.
+        if origin and origin.rstrip("/") != self.ctx.settings.own_origin:
+            raise self.refuse(ServiceError(Code.FORBIDDEN), default)
+        try:
+            credentials = parse(AgentAuth, auth)
+        except ServiceError as error:
+            raise self.refuse(error, default) from None
+        session_token = session_cookie(environ)
+        agent = await self._authenticate(session_token, credentials.api_token)
+        if agent is None:
+            raise self.refuse(ServiceError(Code.UNAUTHORIZED), default)
+        connection = AgentConnection(
+            sid=sid, language=agent.language, bucket=self.new_bucket(), agent=agent,
+            session_token=session_token, api_token=None if session_token else credentials.api_token,
+            checked_at=time.monotonic(),
+        )
+        self.connections[sid] = connection
+        await self.enter_room(sid, ALL_AGENTS_ROOM)
+        await self.enter_room(sid, agent_room(agent.id or 0))
+        await presence.connected(self.ctx, agent, sid)
+        await self.emit("welcome", {
+            "agent": agent_view(agent),
+            "queue": await conversations.queue(self.ctx),
+            "assigned": await conversations.assigned(self.ctx, agent),
+            "online": [{"id": a.id, "name": a.display_name}
+                       for a in await presence.available_agents(self.ctx)],
+        }, to=sid)
+        return True
+
+    async def disconnected(self, connection: AgentConnection) -> None:
+        await presence.disconnected(self.ctx, connection.sid)
+
+    async def before_event(self, connection: AgentConnection) -> None:
+        if time.monotonic() - connection.checked_at < self.ctx.settings.auth.session_recheck_seconds:
+            return
+        agent = await self._authenticate(connection.session_token, connection.api_token)
+        if agent is None:
+            await self.disconnect(connection.sid)
+            raise ServiceError(Code.UNAUTHORIZED, _("Your session has ended. Please log in again."))
+        connection.agent, connection.checked_at = agent, time.monotonic()
+
+    def sids(self) -> list[str]:
+        return list(self.connections)
+
+    async def on_presence(self, conn: AgentConnection, data: Any) -> Ack:
+        payload = parse(Presence, data)
+        await presence.set_status(self.ctx, conn.me, payload.status)
+        return ok()
+
+    async def on_claim(self, conn: AgentConnection, data: Any) -> Ack:
+        payload = parse(ConversationRef, data)
+        return ok(conversation=await conversations.claim(self.ctx, conn.me,
+                                                         payload.conversation_id))
+
+    async def on_message(self, conn: AgentConnection, data: Any) -> Ack:
+        payload = parse(AgentMessage, data)
+        text = message_text(payload.text, self.ctx.settings.limits.max_message_chars)
+        message = await conversations.post_agent_message(
+            self.ctx, conn.me, payload.conversation_id, payload.client_id, text, sid=conn.sid
+        )
+        return ok(message=message)
+
+    async def on_typing(self, conn: AgentConnection, data: Any) -> Ack:
+        payload = parse(AgentTyping, data)
+        await conversations.agent_typing(self.ctx, conn.me, payload.conversation_id,
+                                         payload.typing)
+        return ok()
+
+    async def on_transfer(self, conn: AgentConnection, data: Any) -> Ack:
+        payload = parse(Transfer, data)
+        await conversations.transfer(self.ctx, conn.me, payload.conversation_id, payload.agent_id)
+        return ok()
+
+    async def on_close(self, conn: AgentConnection, data: Any) -> Ack:
+        payload = parse(ConversationRef, data)
+        await conversations.close(self.ctx, payload.conversation_id, by_agent=conn.me)
+        return ok()
+
+    async def on_history(self, conn: AgentConnection, data: Any) -> Ack:
+        payload = parse(AgentHistory, data)
+        return ok(messages=await conversations.agent_history(
+            self.ctx, conn.me, payload.conversation_id, payload.after_seq))

@@ -1,0 +1,109 @@
+"""What both namespaces share: dispatch by an explicit event table, one error shape for every
+refusal, a rate limit and an ordering lock per connection.
+
+Handlers stay thin (see docs/architecture.md): validate the payload, check who is asking,
+call a service in chatserver.services, return the ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import socketio
+
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.realtime.ratelimit import TokenBucket
+from chatserver.services.context import Context
+
+log = logging.getLogger(__name__)
+
+Ack = dict[str, Any] | None
+
+
+@dataclass
+class Connection:
+    sid: str
+    language: str
+    bucket: TokenBucket
+    # Events of one connection run one at a time, so messages commit in the order they were sent.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+C = TypeVar("C", bound=Connection)
+Handler = Callable[[Any, Any], Awaitable[Ack]]
+
+
+class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
+    def __init__(self, namespace: str, ctx: Context) -> None:
+        super().__init__(namespace)
+        self.ctx = ctx
+        self.connections: dict[str, C] = {}
+        self.handlers: dict[str, Handler] = {}
+
+    def new_bucket(self) -> TokenBucket:
+        limits = self.ctx.settings.limits
+        return TokenBucket(limits.events_per_second, limits.event_burst)
+
+    def refuse(self, error: ServiceError, language: str, **extra: Any) -> ConnectionRefusedError:
+        """A connect_error whose data is `{"code", "message", ...}`."""
+        return socketio.exceptions.ConnectionRefusedError(
+            {**error.body(self.ctx.translator, language), **extra}
+        )
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            sid, environ = args[0], args[1]
+            auth = args[2] if len(args) > 2 else None
+            return await self.connect(sid, environ, auth)
+        if event == "disconnect":
+            connection = self.connections.pop(args[0], None)
+            if connection is not None:
+                try:
+                    await self.disconnected(connection)
+                except Exception:
+                    log.exception("disconnect handling failed")
+            return None
+        return await self.dispatch(event, args[0], args[1:])
+
+    async def dispatch(self, event: str, sid: str, args: tuple[Any, ...]) -> Ack:
+        connection = self.connections.get(sid)
+        language = connection.language if connection else self.ctx.settings.default_language
+        try:
+            handler = self.handlers.get(event) if isinstance(event, str) else None
+            if handler is None:
+                raise ServiceError(Code.INVALID_INPUT, _("Unknown event “{event}”."),
+                                   event=str(event)[:40])
+            if connection is None:
+                raise ServiceError(Code.UNAUTHORIZED, _("The connection is not ready yet."))
+            if not connection.bucket.take():
+                raise ServiceError(Code.RATE_LIMITED)
+            if len(args) > 1:
+                raise ServiceError(Code.INVALID_INPUT,
+                                   _("Send one JSON object with the event."))
+            payload = args[0] if args else None
+            async with connection.lock:
+                await self.before_event(connection)
+                return await handler(connection, payload)
+        except ServiceError as error:
+            return error.ack(self.ctx.translator, language)
+        except Exception:
+            log.exception("event %s failed", event if isinstance(event, str) else "?")
+            return ServiceError(Code.UNAVAILABLE).ack(self.ctx.translator, language)
+
+    async def before_event(self, connection: C) -> None:
+        """Hook for per-event checks, such as a session that may have ended."""
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
+        raise NotImplementedError
+
+    async def disconnected(self, connection: C) -> None:
+        """Called once when a connection that completed `connect` goes away."""
+
+
+def ok(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}

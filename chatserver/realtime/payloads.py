@@ -1,0 +1,80 @@
+"""Payload shapes of every client-to-server event (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from chatserver.validation import CleanText, ClientId, Line, Payload
+
+# Upper bounds here only stop absurd payloads early; the configured limits apply after trimming.
+Text = Annotated[CleanText, StringConstraints(max_length=100_000)]
+ConversationId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Seq = Annotated[int, Field(ge=0, le=2**31)]
+
+
+class VisitorAuth(Payload):
+    notice_version: Annotated[str, StringConstraints(max_length=64)] | None = None
+    lang: Annotated[str, StringConstraints(max_length=35)] | None = None
+    token: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class AgentAuth(Payload):
+    api_token: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class Empty(Payload):
+    pass
+
+
+class VisitorMessage(Payload):
+    client_id: ClientId
+    text: Text
+
+
+class Typing(Payload):
+    typing: bool
+
+
+class History(Payload):
+    after_seq: Seq = 0
+
+
+class TranscriptRequest(Payload):
+    email: Annotated[Line, StringConstraints(max_length=254)]
+
+
+class OfflineMessageIn(Payload):
+    name: Annotated[Line, StringConstraints(max_length=100)]
+    email: Annotated[Line, StringConstraints(max_length=254)]
+    text: Text
+
+
+class Presence(Payload):
+    status: Literal["online", "away"]
+
+
+class ConversationRef(Payload):
+    conversation_id: ConversationId
+
+
+class AgentMessage(Payload):
+    conversation_id: ConversationId
+    client_id: ClientId
+    text: Text
+
+
+class AgentTyping(Payload):
+    conversation_id: ConversationId
+    typing: bool
+
+
+class Transfer(Payload):
+    conversation_id: ConversationId
+    agent_id: Annotated[int, Field(ge=1, le=2**31)]
+
+
+class AgentHistory(Payload):
+    conversation_id: ConversationId
+    after_seq: Seq = 0

@@ -1,0 +1,146 @@
+"""The /visitor namespace: the widget's side of the wire contract (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.realtime.base import Ack, ChatNamespace, Connection, ok
+from chatserver.realtime.payloads import (
+    Empty,
+    History,
+    OfflineMessageIn,
+    TranscriptRequest,
+    Typing,
+    VisitorAuth,
+    VisitorMessage,
+)
+from chatserver.services import conversations, notice, offline, presence
+from chatserver.services.context import Context
+from chatserver.services.conversations import Visitor
+from chatserver.services.events import VISITOR_NS, conversation_room
+from chatserver.services.tokens import token_hash
+from chatserver.validation import message_text, parse
+
+
+@dataclass
+class VisitorConnection(Connection):
+    visitor: Visitor | None = None
+
+    @property
+    def me(self) -> Visitor:
+        assert self.visitor is not None
+        return self.visitor
+
+
+class VisitorNamespace(ChatNamespace[VisitorConnection]):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(VISITOR_NS, ctx)
+        self.handlers = {
+            "message": self.on_message,
+            "typing": self.on_typing,
+            "handoff": self.on_handoff,
+            "transcript": self.on_transcript,
+            "close": self.on_close,
+            "history": self.on_history,
+            "offline_message": self.on_offline_message,
+        }
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
+        default = self.ctx.settings.default_language
+        try:
+            credentials = parse(VisitorAuth, auth)
+        except ServiceError as error:
+            raise self.refuse(error, default) from None
+        language = self.ctx.translator.language(credentials.lang)
+        current = notice.current_version(self.ctx)
+        token, conversation = await conversations.resume(self.ctx, credentials.token)
+        # A chat already under way keeps the notice it was started with; new ones need the
+        # current notice. Nothing is stored before this check passes.
+        resuming_under_old_notice = (
+            conversation is not None
+            and conversation.state != "closed"
+            and credentials.notice_version == conversation.notice_version
+        )
+        if credentials.notice_version != current and not resuming_under_old_notice:
+            raise self.refuse(ServiceError(Code.NOTICE_REQUIRED), language,
+                              notice=notice.summary(self.ctx, language))
+        visitor = Visitor(
+            token_hash=token_hash(token), language=language,
+            notice_version=conversation.notice_version if conversation else current,
+            conversation_id=conversation.id if conversation else None,
+        )
+        self.connections[sid] = VisitorConnection(
+            sid=sid, language=language, bucket=self.new_bucket(), visitor=visitor
+        )
+        welcome: dict[str, Any] = {
+            "token": token,
+            "online": await presence.is_online(self.ctx),
+            "conversation": None,
+        }
+        if conversation is not None:
+            await self.enter_room(sid, conversation_room(conversation.id))
+            welcome["conversation"] = {
+                **await conversations.visitor_view(self.ctx, conversation),
+                "last_seq": conversation.last_seq,
+                "messages": await conversations.history(self.ctx, conversation.id, 0),
+            }
+        await self.emit("welcome", welcome, to=sid)
+        return True
+
+    async def on_message(self, conn: VisitorConnection, data: Any) -> Ack:
+        payload = parse(VisitorMessage, data)
+        text = message_text(payload.text, self.ctx.settings.limits.max_message_chars)
+        had_conversation = conn.me.conversation_id is not None
+        posted = await conversations.post_visitor_message(
+            self.ctx, conn.me, payload.client_id, text, sid=conn.sid
+        )
+        if not had_conversation and conn.me.conversation_id is not None:
+            await self.enter_room(conn.sid, conversation_room(conn.me.conversation_id))
+        if posted.conversation is not None:
+            return ok(message=posted.message, conversation=posted.conversation)
+        return ok(message=posted.message)
+
+    async def on_typing(self, conn: VisitorConnection, data: Any) -> Ack:
+        payload = parse(Typing, data)
+        await conversations.visitor_typing(self.ctx, conn.me, payload.typing)
+        return ok()
+
+    async def on_handoff(self, conn: VisitorConnection, data: Any) -> Ack:
+        parse(Empty, data)
+        view = await conversations.handoff(self.ctx, conn.me)
+        await self.enter_room(conn.sid, conversation_room(view["id"]))
+        return ok(conversation=view)
+
+    async def on_transcript(self, conn: VisitorConnection, data: Any) -> Ack:
+        payload = parse(TranscriptRequest, data)
+        await offline.request_transcript(self.ctx, conn.me, payload.email)
+        return ok()
+
+    async def on_close(self, conn: VisitorConnection, data: Any) -> Ack:
+        parse(Empty, data)
+        conversation_id = self._own_conversation(conn)
+        await conversations.close(self.ctx, conversation_id, visitor=conn.me)
+        return ok()
+
+    async def on_history(self, conn: VisitorConnection, data: Any) -> Ack:
+        payload = parse(History, data)
+        if conn.me.conversation_id is None:
+            return ok(messages=[])
+        return ok(messages=await conversations.history(
+            self.ctx, conn.me.conversation_id, payload.after_seq))
+
+    async def on_offline_message(self, conn: VisitorConnection, data: Any) -> Ack:
+        payload = parse(OfflineMessageIn, data)
+        text = message_text(payload.text, self.ctx.settings.limits.max_message_chars)
+        message_id = await offline.leave_message(
+            self.ctx, conn.me, payload.name, payload.email, text
+        )
+        return ok(id=message_id)
+
+    def _own_conversation(self, conn: VisitorConnection) -> str:
+        if conn.me.conversation_id is None:
+            raise ServiceError(Code.NOT_FOUND, _("You have no conversation yet."))
+        return conn.me.conversation_id

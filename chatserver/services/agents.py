@@ -1,0 +1,253 @@
+"""Agent accounts, passwords (argon2id), login sessions, API tokens and login throttling."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+
+from chatserver.db.models import Agent, AgentSession, ApiToken, LoginFailure
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.services import audit
+from chatserver.services.context import Context
+from chatserver.services.tokens import new_token, token_hash
+
+ROLES = ("admin", "agent")
+MIN_PASSWORD_CHARS = 10
+# A real hash to verify against when the account does not exist, so that a wrong email and a
+# wrong password take the same time.
+_DUMMY_PASSWORD = "not-a-real-password-but-long-enough"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    agent: Agent
+    token: str
+    csrf_token: str
+
+
+def normalise_email(email: str) -> str:
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise ServiceError(
+            Code.INVALID_INPUT, _("“{email}” is not a valid email address."), email=email[:100]
+        ) from None
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ServiceError(
+            Code.INVALID_INPUT,
+            _("The password is too short (at least {limit} characters)."),
+            limit=MIN_PASSWORD_CHARS,
+        )
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ServiceError(Code.INVALID_INPUT, _("The role must be admin or agent."))
+
+
+async def create_agent(
+    ctx: Context, email: str, display_name: str, password: str, role: str = "agent",
+    language: str = "fi", actor_id: int | None = None,
+) -> Agent:
+    email = normalise_email(email)
+    check_password_strength(password)
+    check_role(role)
+    display_name = display_name.strip()
+    if not display_name or len(display_name) > 100:
+        raise ServiceError(Code.INVALID_INPUT, _("The display name must be 1 to 100 characters."))
+    password_hash = await asyncio.to_thread(ctx.hasher.hash, password)
+    async with ctx.db.begin() as session:
+        existing = await session.exec(select(Agent).where(Agent.email == email))
+        if existing.first() is not None:
+            raise ServiceError(
+                Code.CONFLICT, _("An agent with the email “{email}” already exists."), email=email
+            )
+        agent = Agent(
+            email=email, display_name=display_name, password_hash=password_hash, role=role,
+            language=language, created_at=ctx.clock(),
+        )
+        session.add(agent)
+        await session.flush()
+        audit.record(ctx, session, "agent.create", actor_kind="cli" if actor_id is None else "agent",
+                     actor_id=actor_id, target_kind="agent", target_id=agent.id, role=role)
+    return agent
+
+
+async def get_by_email(ctx: Context, email: str) -> Agent:
+    email = normalise_email(email)
+    async with ctx.db() as session:
+        agent = (await session.exec(select(Agent).where(Agent.email == email))).first()
+    if agent is None:
+        raise ServiceError(Code.NOT_FOUND, _("No agent has the email “{email}”."), email=email)
+    return agent
+
+
+async def list_agents(ctx: Context) -> list[Agent]:
+    async with ctx.db() as session:
+        return list((await session.exec(select(Agent).order_by(col(Agent.id)))).all())
+
+
+async def set_disabled(ctx: Context, agent_id: int, disabled: bool,
+                       actor_id: int | None = None) -> Agent:
+    """Disabling also ends the agent's sessions and API tokens at once."""
+    async with ctx.db.begin() as session:
+        agent = await session.get(Agent, agent_id)
+        if agent is None:
+            raise ServiceError(Code.NOT_FOUND, _("No such agent."))
+        agent.disabled = disabled
+        session.add(agent)
+        if disabled:
+            await session.exec(delete(AgentSession).where(col(AgentSession.agent_id) == agent_id))
+        audit.record(ctx, session, "agent.disable" if disabled else "agent.enable",
+                     actor_kind="cli" if actor_id is None else "agent", actor_id=actor_id,
+                     target_kind="agent", target_id=agent_id)
+    return agent
+
+
+async def set_password(ctx: Context, agent_id: int, password: str,
+                       actor_id: int | None = None) -> None:
+    """A new password ends every existing session of that agent."""
+    check_password_strength(password)
+    password_hash = await asyncio.to_thread(ctx.hasher.hash, password)
+    async with ctx.db.begin() as session:
+        agent = await session.get(Agent, agent_id)
+        if agent is None:
+            raise ServiceError(Code.NOT_FOUND, _("No such agent."))
+        agent.password_hash = password_hash
+        session.add(agent)
+        await session.exec(delete(AgentSession).where(col(AgentSession.agent_id) == agent_id))
+        audit.record(ctx, session, "agent.password", actor_kind="cli" if actor_id is None
+                     else "agent", actor_id=actor_id, target_kind="agent", target_id=agent_id)
+
+
+def _throttle_key(kind: str, value: str) -> str:
+    # Kept for the throttling window only; hashed so the table holds no address in the clear.
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:32]
+
+
+async def login(ctx: Context, email: str, password: str, client_address: str,
+                previous_token: str | None = None) -> LoginResult:
+    """Check the password, with throttling per account and per client address, and open a new
+    session. Any session the client already had is ended (rotation)."""
+    now = ctx.clock()
+    settings = ctx.settings.auth
+    window_start = now - timedelta(minutes=settings.login_window_minutes)
+    account_key = _throttle_key("account", email.strip().lower())
+    address_key = _throttle_key("address", client_address)
+    async with ctx.db.begin() as session:
+        await session.exec(delete(LoginFailure).where(col(LoginFailure.created_at) < window_start))
+        counts = dict(
+            (
+                await session.exec(
+                    select(LoginFailure.key_hash, func.count())
+                    .where(col(LoginFailure.key_hash).in_([account_key, address_key]))
+                    .where(col(LoginFailure.created_at) >= window_start)
+                    .group_by(col(LoginFailure.key_hash))
+                )
+            ).all()
+        )
+    if (counts.get(account_key, 0) >= settings.max_failures_per_account
+            or counts.get(address_key, 0) >= settings.max_failures_per_address):
+        async with ctx.db.begin() as session:
+            audit.record(ctx, session, "login.throttled", actor_kind="visitor")
+        raise ServiceError(
+            Code.RATE_LIMITED,
+            _("Too many failed logins. Try again in {minutes} minutes."),
+            minutes=round(settings.login_window_minutes),
+        )
+    async with ctx.db() as session:
+        agent = (
+            await session.exec(select(Agent).where(Agent.email == email.strip().lower()))
+        ).first()
+    # argon2 is deliberately slow; keep it off the event loop.
+    ok = await asyncio.to_thread(_verify, ctx, agent.password_hash if agent else None, password)
+    if agent is None or not ok or agent.disabled:
+        async with ctx.db.begin() as session:
+            session.add(LoginFailure(key_hash=account_key, created_at=now))
+            session.add(LoginFailure(key_hash=address_key, created_at=now))
+            audit.record(ctx, session, "login.failed", actor_kind="agent",
+                         actor_id=agent.id if agent else None)
+        raise ServiceError(Code.UNAUTHORIZED, _("Wrong email or password."))
+    token, csrf = new_token(), new_token()
+    async with ctx.db.begin() as session:
+        if previous_token:
+            await session.exec(
+                delete(AgentSession).where(col(AgentSession.token_hash) == token_hash(previous_token))
+            )
+        await session.exec(delete(LoginFailure).where(col(LoginFailure.key_hash) == account_key))
+        await session.exec(delete(AgentSession).where(col(AgentSession.expires_at) < now))
+        session.add(
+            AgentSession(
+                token_hash=token_hash(token), agent_id=agent.id, csrf_token=csrf, created_at=now,
+                expires_at=now + timedelta(hours=settings.session_hours),
+            )
+        )
+        if ctx.hasher.check_needs_rehash(agent.password_hash):
+            fresh = await session.get(Agent, agent.id)
+            if fresh is not None:
+                fresh.password_hash = await asyncio.to_thread(ctx.hasher.hash, password)
+                session.add(fresh)
+        audit.record(ctx, session, "login", actor_kind="agent", actor_id=agent.id)
+    return LoginResult(agent=agent, token=token, csrf_token=csrf)
+
+
+def _verify(ctx: Context, stored_hash: str | None, password: str) -> bool:
+    try:
+        if stored_hash is None:
+            ctx.hasher.verify(ctx.hasher.hash(_DUMMY_PASSWORD), password)
+            return False
+        return ctx.hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def logout(ctx: Context, token: str) -> None:
+    async with ctx.db.begin() as session:
+        row = await session.get(AgentSession, token_hash(token))
+        if row is not None:
+            await session.delete(row)
+            audit.record(ctx, session, "logout", actor_kind="agent", actor_id=row.agent_id)
+
+
+async def agent_for_session(ctx: Context, token: str) -> tuple[Agent, AgentSession] | None:
+    """The agent behind a session cookie, if the session is live and the agent enabled."""
+    async with ctx.db() as session:
+        row = await session.get(AgentSession, token_hash(token))
+        if row is None or row.expires_at <= ctx.clock():
+            return None
+        agent = await session.get(Agent, row.agent_id)
+    if agent is None or agent.disabled:
+        return None
+    return agent, row
+
+
+async def create_api_token(ctx: Context, agent_id: int, label: str = "") -> str:
+    token = new_token()
+    async with ctx.db.begin() as session:
+        session.add(ApiToken(token_hash=token_hash(token), agent_id=agent_id, label=label,
+                             created_at=ctx.clock()))
+        audit.record(ctx, session, "api_token.create", actor_kind="cli", target_kind="agent",
+                     target_id=agent_id)
+    return token
+
+
+async def agent_for_api_token(ctx: Context, token: str) -> Agent | None:
+    async with ctx.db() as session:
+        row = (
+            await session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+        ).first()
+        agent = await session.get(Agent, row.agent_id) if row else None
+    if agent is None or agent.disabled:
+        return None
+    return agent

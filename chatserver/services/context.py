@@ -1,0 +1,38 @@
+"""What every service function needs: settings, storage, the event bus, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+
+from chatserver.db.engine import SessionMaker
+from chatserver.i18n import Translator
+from chatserver.services.events import EventBus
+from chatserver.settings import Settings
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: SessionMaker
+    bus: EventBus
+    translator: Translator
+    hasher: PasswordHasher
+    clock: Callable[[], datetime] = system_clock
+    # Last availability this node announced; see presence.publish_availability.
+    announced_online: bool | None = field(default=None)
+
+
+def make_password_hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=settings.auth.argon2_time_cost,
+        memory_cost=settings.auth.argon2_memory_kib,
+        parallelism=settings.auth.argon2_parallelism,
+    )

@@ -1,0 +1,469 @@
+"""Conversations and messages: opening, appending with per-conversation seq and client_id
+idempotency, claiming, transferring, closing, history and the queue.
+
+A message is acknowledged only after its transaction commits. The seq is taken with an
+UPDATE ... RETURNING on the conversation row first, so the write lock comes before any read
+(SQLite WAL cannot upgrade a read snapshot) and PostgreSQL serialises on the row lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatserver.db.models import Agent, Conversation, Message
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.services import audit, presence
+from chatserver.services.context import Context
+from chatserver.services.tokens import new_token, token_hash
+from chatserver.services.views import (
+    agent_conversation_view,
+    message_view,
+    visitor_conversation_view,
+)
+
+OPEN_STATES = ("bot", "queued", "active")
+
+
+@dataclass
+class Visitor:
+    """The identity of one visitor connection, as the socket layer established it."""
+
+    token_hash: str
+    language: str
+    notice_version: str
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Posted:
+    message: dict[str, Any]
+    conversation: dict[str, Any] | None  # set when this message opened the conversation
+
+
+class _Duplicate(Exception):
+    """A retry: carries the first message's view out of the rolled-back transaction."""
+
+    def __init__(self, message: Message) -> None:
+        self.view = message_view(message)
+
+
+async def resume(ctx: Context, token: str | None) -> tuple[str, Conversation | None]:
+    """The visitor's conversation for `token`, or a fresh token when there is none.
+
+    Nothing is stored here: a conversation row is created only by the first message or an
+    explicit hand-off.
+    """
+    if token:
+        async with ctx.db() as session:
+            conversation = (
+                await session.exec(
+                    select(Conversation).where(Conversation.token_hash == token_hash(token))
+                )
+            ).first()
+        if conversation is not None:
+            return token, conversation
+    return new_token(), None
+
+
+async def visitor_view(ctx: Context, conversation: Conversation) -> dict[str, Any]:
+    async with ctx.db() as session:
+        agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
+        position = await _queue_position(session, conversation)
+    return visitor_conversation_view(conversation, agent, position)
+
+
+async def _queue_position(session: AsyncSession, conversation: Conversation) -> int | None:
+    if conversation.state != "queued" or conversation.queued_at is None:
+        return None
+    ahead = await session.exec(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.state == "queued")
+        .where(col(Conversation.queued_at) < conversation.queued_at)
+    )
+    return int(ahead.one()) + 1
+
+
+def _open(ctx: Context, visitor: Visitor, state: str) -> Conversation:
+    now = ctx.clock()
+    return Conversation(
+        token_hash=visitor.token_hash, state=state, language=visitor.language,
+        notice_version=visitor.notice_version, notice_acknowledged_at=now, created_at=now,
+        last_activity_at=now, queued_at=now if state == "queued" else None,
+    )
+
+
+async def _append(
+    ctx: Context, session: AsyncSession, conversation_id: str, *, kind: str, text: str,
+    client_key: str | None = None, agent: Agent | None = None,
+) -> tuple[Message, Conversation]:
+    now = ctx.clock()
+    row = (
+        await session.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id)
+            .values(last_seq=Conversation.last_seq + 1, last_activity_at=now)
+            .returning(Conversation.last_seq)  # type: ignore[arg-type]
+        )
+    ).first()
+    if row is None:
+        raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+    conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+    assert conversation is not None
+    if client_key is not None:
+        existing = (
+            await session.exec(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .where(Message.client_key == client_key)
+            )
+        ).first()
+        if existing is not None:
+            raise _Duplicate(existing)
+    if conversation.state == "closed":
+        raise ServiceError(Code.CLOSED)
+    message = Message(
+        conversation_id=conversation_id, seq=row[0], author_kind=kind, text=text,
+        client_key=client_key, created_at=now,
+        author_agent_id=agent.id if agent else None,
+        author_name=agent.display_name if agent else None,
+    )
+    session.add(message)
+    await session.flush()
+    return message, conversation
+
+
+async def post_visitor_message(
+    ctx: Context, visitor: Visitor, client_id: str, text: str, sid: str | None = None
+) -> Posted:
+    client_key = f"v:{client_id}"
+    opened: Conversation | None = None
+    try:
+        async with ctx.db.begin() as session:
+            if visitor.conversation_id is None:
+                opened = _open(ctx, visitor, "queued")
+                session.add(opened)
+                await session.flush()
+                visitor.conversation_id = opened.id
+            message, conversation = await _append(
+                ctx, session, visitor.conversation_id, kind="visitor", text=text,
+                client_key=client_key,
+            )
+    except _Duplicate as duplicate:
+        return Posted(duplicate.view, None)
+    except IntegrityError:
+        # A concurrent retry of the same message (or of the first one) won the race.
+        if opened is not None:
+            visitor.conversation_id = None
+        return await _after_race(ctx, visitor, client_key)
+    except BaseException:
+        if opened is not None:
+            visitor.conversation_id = None
+        raise
+    view = message_view(message)
+    await ctx.bus.to_visitors_of(conversation.id, "message", view, skip_sid=sid)
+    if conversation.agent_id is not None:
+        await ctx.bus.to_agent(conversation.agent_id, "message", view)
+    if opened is not None:
+        await publish_queue(ctx)
+        return Posted(view, await visitor_view(ctx, conversation))
+    return Posted(view, None)
+
+
+async def _after_race(ctx: Context, visitor: Visitor, client_key: str) -> Posted:
+    async with ctx.db() as session:
+        conversation = (
+            await session.exec(
+                select(Conversation).where(Conversation.token_hash == visitor.token_hash)
+            )
+        ).first()
+        if conversation is None:
+            raise ServiceError(Code.UNAVAILABLE)
+        visitor.conversation_id = conversation.id
+        existing = (
+            await session.exec(
+                select(Message)
+                .where(Message.conversation_id == conversation.id)
+                .where(Message.client_key == client_key)
+            )
+        ).first()
+    if existing is None:
+        raise ServiceError(Code.UNAVAILABLE)
+    return Posted(message_view(existing), None)
+
+
+async def post_agent_message(
+    ctx: Context, agent: Agent, conversation_id: str, client_id: str, text: str,
+    sid: str | None = None,
+) -> dict[str, Any]:
+    try:
+        async with ctx.db.begin() as session:
+            await _require_assigned(session, agent, conversation_id)
+            message, conversation = await _append(
+                ctx, session, conversation_id, kind="agent", text=text,
+                client_key=f"a{agent.id}:{client_id}", agent=agent,
+            )
+    except _Duplicate as duplicate:
+        return duplicate.view
+    view = message_view(message)
+    await ctx.bus.to_visitors_of(conversation.id, "message", view)
+    await ctx.bus.to_agent(agent.id or 0, "message", view, skip_sid=sid)
+    return view
+
+
+async def _require_assigned(
+    session: AsyncSession, agent: Agent, conversation_id: str
+) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+    if conversation.state == "closed":
+        raise ServiceError(Code.CLOSED)
+    if conversation.agent_id != agent.id:
+        raise ServiceError(Code.FORBIDDEN, _("This conversation is not assigned to you."))
+    return conversation
+
+
+async def _system_message(
+    ctx: Context, session: AsyncSession, conversation_id: str, language: str, text: str,
+    **params: Any,
+) -> Message:
+    wording = ctx.translator.gettext(language, text).format(**params)
+    message, _conversation = await _append(ctx, session, conversation_id, kind="system",
+                                           text=wording)
+    return message
+
+
+async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, Any]:
+    """Exactly one agent wins: the state change is one conditional UPDATE."""
+    now = ctx.clock()
+    async with ctx.db.begin() as session:
+        result = await session.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id)
+            .where(col(Conversation.state).in_(("bot", "queued")))
+            .values(state="active", agent_id=agent.id, claimed_at=now, last_activity_at=now)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            existing = await session.get(Conversation, conversation_id)
+            if existing is None:
+                raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+            if existing.state == "closed":
+                raise ServiceError(Code.CLOSED)
+            if existing.agent_id != agent.id:
+                raise ServiceError(
+                    Code.CONFLICT, _("Another agent has already taken this conversation.")
+                )
+            joined = None
+        else:
+            conversation = await session.get(Conversation, conversation_id)
+            assert conversation is not None
+            joined = await _system_message(ctx, session, conversation_id, conversation.language,
+                                           _("{name} joined the chat."), name=agent.display_name)
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+        messages = await _messages(session, conversation_id, 0, None)
+        audit.record(ctx, session, "conversation.read", actor_kind="agent", actor_id=agent.id,
+                     target_kind="conversation", target_id=conversation_id, via="claim")
+    view = agent_conversation_view(conversation, agent)
+    if joined is not None:
+        await ctx.bus.to_visitors_of(conversation_id, "conversation",
+                                     visitor_conversation_view(conversation, agent))
+        await ctx.bus.to_visitors_of(conversation_id, "message", message_view(joined))
+        await ctx.bus.to_agent(agent.id or 0, "conversation", view)
+        await publish_queue(ctx)
+    return {**view, "messages": [message_view(m) for m in messages]}
+
+
+async def transfer(ctx: Context, agent: Agent, conversation_id: str, target_id: int) -> None:
+    if target_id == agent.id:
+        raise ServiceError(Code.INVALID_INPUT, _("The conversation is already yours."))
+    async with ctx.db() as session:
+        target = await session.get(Agent, target_id)
+    if target is None or target.disabled:
+        raise ServiceError(Code.NOT_FOUND, _("No such agent."))
+    if target.id not in {a.id for a in await presence.available_agents(ctx)}:
+        raise ServiceError(Code.UNAVAILABLE, _("{name} is not online."), name=target.display_name)
+    async with ctx.db.begin() as session:
+        await _require_assigned(session, agent, conversation_id)
+        await session.exec(
+            update(Conversation).where(col(Conversation.id) == conversation_id)
+            .values(agent_id=target.id)
+        )
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+        note = await _system_message(ctx, session, conversation_id, conversation.language,
+                                     _("The chat was transferred to {name}."),
+                                     name=target.display_name)
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+        messages = await _messages(session, conversation_id, 0, None)
+        audit.record(ctx, session, "conversation.transfer", actor_kind="agent",
+                     actor_id=agent.id, target_kind="conversation", target_id=conversation_id,
+                     to_agent=target.id)
+    view = agent_conversation_view(conversation, target)
+    await ctx.bus.to_agent(agent.id or 0, "conversation", view)
+    await ctx.bus.to_agent(target.id or 0, "conversation",
+                           {**view, "messages": [message_view(m) for m in messages]})
+    await ctx.bus.to_visitors_of(conversation_id, "conversation",
+                                 visitor_conversation_view(conversation, target))
+    await ctx.bus.to_visitors_of(conversation_id, "message", message_view(note))
+
+
+async def handoff(ctx: Context, visitor: Visitor) -> dict[str, Any]:
+    """The visitor asks for a person: queue the conversation (opening it if need be)."""
+    now = ctx.clock()
+    opened = False
+    async with ctx.db.begin() as session:
+        if visitor.conversation_id is None:
+            conversation = _open(ctx, visitor, "queued")
+            session.add(conversation)
+            await session.flush()
+            visitor.conversation_id = conversation.id
+            opened = True
+        else:
+            found = await session.get(Conversation, visitor.conversation_id)
+            if found is None:
+                raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+            conversation = found
+            if conversation.state == "closed":
+                raise ServiceError(Code.CLOSED)
+            if conversation.state == "bot":
+                conversation.state, conversation.queued_at = "queued", now
+                session.add(conversation)
+                opened = True
+    view = await visitor_view(ctx, conversation)
+    if opened:
+        await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
+        await publish_queue(ctx)
+    return view
+
+
+async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = None,
+                visitor: Visitor | None = None) -> None:
+    """Close once; closing a closed conversation is a no-op that succeeds."""
+    now = ctx.clock()
+    async with ctx.db.begin() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+        if by_agent is not None and conversation.agent_id != by_agent.id \
+                and by_agent.role != "admin":
+            raise ServiceError(Code.FORBIDDEN, _("This conversation is not assigned to you."))
+        if conversation.state == "closed":
+            return
+        was_queued = conversation.state == "queued"
+        conversation.state, conversation.closed_at = "closed", now
+        session.add(conversation)
+        await session.flush()
+        note = await _system_message(ctx, session, conversation_id, conversation.language,
+                                     _("The chat has ended."))
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+        agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
+    await ctx.bus.to_visitors_of(conversation_id, "message", message_view(note))
+    await ctx.bus.to_visitors_of(conversation_id, "conversation",
+                                 visitor_conversation_view(conversation))
+    if agent is not None:
+        await ctx.bus.to_agent(agent.id or 0, "message", message_view(note))
+        await ctx.bus.to_agent(agent.id or 0, "conversation",
+                               agent_conversation_view(conversation, agent))
+    if was_queued:
+        await publish_queue(ctx)
+
+
+async def _messages(session: AsyncSession, conversation_id: str, after_seq: int,
+                    limit: int | None) -> list[Message]:
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .where(Message.seq > after_seq)
+        .order_by(col(Message.seq))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def history(ctx: Context, conversation_id: str, after_seq: int) -> list[dict[str, Any]]:
+    async with ctx.db() as session:
+        rows = await _messages(session, conversation_id, after_seq, ctx.settings.limits.history_page)
+    return [message_view(m) for m in rows]
+
+
+async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
+                        after_seq: int) -> list[dict[str, Any]]:
+    """Agents read the conversations assigned to them; admins read any (and it is audited)."""
+    async with ctx.db.begin() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+        if conversation.agent_id != agent.id and agent.role != "admin":
+            raise ServiceError(Code.FORBIDDEN, _("This conversation is not assigned to you."))
+        rows = await _messages(session, conversation_id, after_seq, ctx.settings.limits.history_page)
+        if after_seq == 0:
+            audit.record(ctx, session, "conversation.read", actor_kind="agent",
+                         actor_id=agent.id, target_kind="conversation",
+                         target_id=conversation_id, via="history")
+    return [message_view(m) for m in rows]
+
+
+async def visitor_typing(ctx: Context, visitor: Visitor, typing: bool) -> None:
+    if visitor.conversation_id is None:
+        return
+    async with ctx.db() as session:
+        conversation = await session.get(Conversation, visitor.conversation_id)
+    if conversation is not None and conversation.agent_id is not None \
+            and conversation.state == "active":
+        await ctx.bus.to_agent(conversation.agent_id, "typing",
+                               {"conversation_id": conversation.id, "typing": typing})
+
+
+async def agent_typing(ctx: Context, agent: Agent, conversation_id: str, typing: bool) -> None:
+    async with ctx.db() as session:
+        await _require_assigned(session, agent, conversation_id)
+    await ctx.bus.to_visitors_of(conversation_id, "typing",
+                                 {"typing": typing, "name": agent.display_name})
+
+
+async def queue(ctx: Context) -> list[dict[str, Any]]:
+    async with ctx.db() as session:
+        rows = (
+            await session.exec(
+                select(Conversation)
+                .where(Conversation.state == "queued")
+                .order_by(col(Conversation.queued_at))
+            )
+        ).all()
+    return [agent_conversation_view(c) for c in rows]
+
+
+async def assigned(ctx: Context, agent: Agent) -> list[dict[str, Any]]:
+    async with ctx.db() as session:
+        rows = (
+            await session.exec(
+                select(Conversation)
+                .where(Conversation.agent_id == agent.id)
+                .where(Conversation.state == "active")
+                .order_by(col(Conversation.claimed_at))
+            )
+        ).all()
+    return [agent_conversation_view(c, agent) for c in rows]
+
+
+async def publish_queue(ctx: Context) -> None:
+    """Push the queue to every agent, and each queued visitor's new position to them."""
+    conversations = await queue(ctx)
+    await ctx.bus.to_all_agents("queue", {"conversations": conversations})
+    for position, item in enumerate(conversations, start=1):
+        await ctx.bus.to_visitors_of(
+            item["id"], "conversation",
+            {"id": item["id"], "state": "queued", "queue_position": position},
+        )

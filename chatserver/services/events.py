@@ -1,0 +1,52 @@
+"""Where services send what clients must hear. Rooms are named here and nowhere else.
+
+Visitors of a conversation share the room `conv:ID` in /visitor; each agent's sockets share
+`agent:ID` in /agent, and all agents are in `agents`. With a Redis manager these emits reach
+sockets on every node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+VISITOR_NS = "/visitor"
+AGENT_NS = "/agent"
+ALL_AGENTS_ROOM = "agents"
+
+
+def conversation_room(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def agent_room(agent_id: int) -> str:
+    return f"agent:{agent_id}"
+
+
+class EventBus:
+    def __init__(self, sio: socketio.AsyncServer | None) -> None:
+        self._sio = sio
+
+    async def _emit(self, event: str, data: Any, room: str | None, namespace: str,
+                    skip_sid: str | None = None) -> None:
+        if self._sio is not None:
+            await self._sio.emit(event, data, to=room, namespace=namespace, skip_sid=skip_sid)
+
+    async def to_visitors_of(self, conversation_id: str, event: str, data: Any,
+                             skip_sid: str | None = None) -> None:
+        await self._emit(event, data, conversation_room(conversation_id), VISITOR_NS, skip_sid)
+
+    async def to_agent(self, agent_id: int, event: str, data: Any,
+                       skip_sid: str | None = None) -> None:
+        await self._emit(event, data, agent_room(agent_id), AGENT_NS, skip_sid)
+
+    async def to_all_agents(self, event: str, data: Any) -> None:
+        await self._emit(event, data, ALL_AGENTS_ROOM, AGENT_NS)
+
+    async def to_all_visitors(self, event: str, data: Any) -> None:
+        await self._emit(event, data, None, VISITOR_NS)
+
+    async def disconnect_visitors_of(self, conversation_id: str) -> None:
+        if self._sio is not None:
+            await self._sio.close_room(conversation_room(conversation_id), namespace=VISITOR_NS)

@@ -1,0 +1,109 @@
+"""Agent presence across nodes: each live agent socket is a row refreshed by its node's
+heartbeat. An agent is available when they chose "online" and one of their rows is fresh, so
+the agents of a crashed node go offline once its rows are older than presence.timeout_seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+
+from chatserver.db.models import Agent, AgentConnection
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.services.context import Context
+
+
+async def available_agents(ctx: Context) -> list[Agent]:
+    fresh_after = ctx.clock() - timedelta(seconds=ctx.settings.presence.timeout_seconds)
+    async with ctx.db() as session:
+        rows = await session.exec(
+            select(Agent)
+            .where(Agent.presence == "online")
+            .where(col(Agent.disabled).is_(False))
+            .where(
+                col(Agent.id).in_(
+                    select(AgentConnection.agent_id).where(
+                        col(AgentConnection.heartbeat_at) > fresh_after
+                    )
+                )
+            )
+            .order_by(col(Agent.display_name))
+        )
+        return list(rows.all())
+
+
+async def is_online(ctx: Context) -> bool:
+    return bool(await available_agents(ctx))
+
+
+async def publish_availability(ctx: Context) -> None:
+    """Tell every visitor when the first agent comes online or the last one leaves.
+
+    Each node remembers what it last announced; a change made on another node is announced by
+    this node at its next heartbeat too, which repeats the same value and is harmless.
+    """
+    online = await is_online(ctx)
+    if online != ctx.announced_online:
+        ctx.announced_online = online
+        await ctx.bus.to_all_visitors("availability", {"online": online})
+
+
+async def publish_agents(ctx: Context) -> None:
+    agents = await available_agents(ctx)
+    await ctx.bus.to_all_agents(
+        "agents", {"online": [{"id": a.id, "name": a.display_name} for a in agents]}
+    )
+
+
+async def connected(ctx: Context, agent: Agent, sid: str) -> None:
+    now = ctx.clock()
+    async with ctx.db.begin() as session:
+        session.add(AgentConnection(sid=sid, agent_id=agent.id, node_id=ctx.settings.node_id,
+                                    connected_at=now, heartbeat_at=now))
+    await publish_availability(ctx)
+    await publish_agents(ctx)
+
+
+async def disconnected(ctx: Context, sid: str) -> None:
+    async with ctx.db.begin() as session:
+        await session.exec(delete(AgentConnection).where(col(AgentConnection.sid) == sid))
+    await publish_availability(ctx)
+    await publish_agents(ctx)
+
+
+async def set_status(ctx: Context, agent: Agent, status: str) -> None:
+    if status not in ("online", "away"):
+        raise ServiceError(Code.INVALID_INPUT, _("The status must be online or away."))
+    async with ctx.db.begin() as session:
+        await session.exec(update(Agent).where(col(Agent.id) == agent.id).values(presence=status))
+    agent.presence = status
+    await publish_availability(ctx)
+    await publish_agents(ctx)
+
+
+async def heartbeat(ctx: Context, sids: list[str]) -> None:
+    """Refresh this node's connections, drop everybody's stale ones, announce any change."""
+    now = ctx.clock()
+    stale_before = now - timedelta(seconds=ctx.settings.presence.timeout_seconds)
+    async with ctx.db.begin() as session:
+        if sids:
+            await session.exec(
+                update(AgentConnection)
+                .where(col(AgentConnection.sid).in_(sids))
+                .values(heartbeat_at=now)
+            )
+        await session.exec(
+            delete(AgentConnection).where(col(AgentConnection.heartbeat_at) < stale_before)
+        )
+    await publish_availability(ctx)
+
+
+async def forget_node(ctx: Context) -> None:
+    """At shutdown: this node's connections are gone."""
+    async with ctx.db.begin() as session:
+        await session.exec(
+            delete(AgentConnection).where(col(AgentConnection.node_id) == ctx.settings.node_id)
+        )

@@ -1,0 +1,70 @@
+"""The JSON shapes of the wire contract (docs/protocol.md), built from rows in one place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chatserver.db.models import Agent, Conversation, Message
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    author: dict[str, Any] = {"kind": message.author_kind}
+    if message.author_name:
+        author["name"] = message.author_name
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "author": author,
+        "text": message.text,
+        "created_at": iso(message.created_at),
+    }
+
+
+def visitor_conversation_view(
+    conversation: Conversation, agent: Agent | None = None, queue_position: int | None = None
+) -> dict[str, Any]:
+    """What the visitor sees: no agent email or id, only the name they chat with."""
+    view: dict[str, Any] = {"id": conversation.id, "state": conversation.state}
+    if agent is not None and conversation.state == "active":
+        view["agent"] = {"name": agent.display_name}
+    if queue_position is not None and conversation.state == "queued":
+        view["queue_position"] = queue_position
+    return view
+
+
+def agent_conversation_view(
+    conversation: Conversation, agent: Agent | None = None
+) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "state": conversation.state,
+        "language": conversation.language,
+        "agent": None if agent is None else {"id": agent.id, "name": agent.display_name},
+        "last_seq": conversation.last_seq,
+        "notice_version": conversation.notice_version,
+        "created_at": iso(conversation.created_at),
+        "queued_at": iso(conversation.queued_at),
+        "claimed_at": iso(conversation.claimed_at),
+        "closed_at": iso(conversation.closed_at),
+        "last_activity_at": iso(conversation.last_activity_at),
+    }
+
+
+def agent_view(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "email": agent.email,
+        "name": agent.display_name,
+        "role": agent.role,
+        "language": agent.language,
+        "presence": agent.presence,
+        "disabled": agent.disabled,
+    }

@@ -1,0 +1,311 @@
+"""The one validated settings object, built at start-up from a TOML file and the environment.
+
+Every key has a default and a help text; `docs/configuration.md` and the README's reference are
+generated from these models (`chatserver config reference`), and a test keeps them in step.
+A bad value stops start-up with one line that names the key and the expected form.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "CHATSERVER_"
+LANGUAGES = ("fi", "sv", "en")
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased so that the operator knows which key to fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class LimitSettings(_Section):
+    max_message_chars: int = Field(
+        4000, ge=1, le=100_000, description="Longest chat message, in characters after trimming."
+    )
+    max_event_bytes: int = Field(
+        64_000,
+        ge=1024,
+        le=10_000_000,
+        description="Largest socket.io packet the server accepts; larger ones close the connection.",
+    )
+    max_body_bytes: int = Field(
+        64_000, ge=1024, le=10_000_000, description="Largest HTTP request body accepted."
+    )
+    events_per_second: float = Field(
+        10.0, gt=0, description="Sustained rate of events one socket connection may send."
+    )
+    event_burst: int = Field(
+        30, ge=1, description="How many events one connection may send at once before limiting."
+    )
+    history_page: int = Field(
+        500, ge=1, le=10_000, description="Most messages returned by one `history` call."
+    )
+
+
+class AuthSettings(_Section):
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="How long an agent's login session lasts."
+    )
+    login_window_minutes: float = Field(
+        15.0, gt=0, description="Window over which failed logins are counted for throttling."
+    )
+    max_failures_per_account: int = Field(
+        5, ge=1, description="Failed logins for one account within the window before throttling."
+    )
+    max_failures_per_address: int = Field(
+        20,
+        ge=1,
+        description="Failed logins from one client address within the window before throttling.",
+    )
+    session_recheck_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How long an agent socket trusts a checked session before checking it again; "
+        "a logout or a disabled account stops sockets on every node within this time.",
+    )
+    argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations for password hashes.")
+    argon2_memory_kib: int = Field(
+        65536, ge=8, description="argon2id memory cost in KiB for password hashes."
+    )
+    argon2_parallelism: int = Field(4, ge=1, description="argon2id lanes for password hashes.")
+
+
+class PresenceSettings(_Section):
+    heartbeat_seconds: float = Field(
+        10.0, gt=0, description="How often a node refreshes the presence of its agent connections."
+    )
+    timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="An agent connection not refreshed for this long counts as gone "
+        "(the agents of a crashed node go offline after this).",
+    )
+
+    @model_validator(mode="after")
+    def _timeout_exceeds_heartbeat(self) -> PresenceSettings:
+        if self.timeout_seconds <= self.heartbeat_seconds:
+            raise ValueError("presence.timeout_seconds must be larger than heartbeat_seconds")
+        return self
+
+
+class Settings(_Section):
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses development-only shortcuts."
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the HTTP server listens on.")
+    public_url: str = Field(
+        "",
+        description="The URL browsers use to reach this server (its origin is the console's and "
+        "the widget's). Empty means http://HOST:PORT.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins of the host sites that may embed the widget, such as "
+        "https://www.example.fi. The server's own origin is always allowed.",
+    )
+    data_dir: str = Field(
+        "./data", description="Folder for the SQLite database and other local files."
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB."
+        " Empty means SQLite at DATA_DIR/chatserver.db.",
+    )
+    redis_url: str = Field(
+        "", description="redis://HOST:PORT/DB to run several nodes; empty for one process."
+    )
+    node_id: str = Field(
+        "", description="Name of this node in logs and presence records; empty picks a random one."
+    )
+    default_language: Literal["fi", "sv", "en"] = Field(
+        "fi", description="Language used when the visitor's cannot be served."
+    )
+    time_zone: str = Field(
+        "Europe/Helsinki", description="Time zone for times shown to people (stored times are UTC)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level of log records written."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json` writes one JSON object per log record."
+    )
+    limits: LimitSettings = Field(default_factory=LimitSettings)  # type: ignore[arg-type]
+    auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
+    presence: PresenceSettings = Field(default_factory=PresenceSettings)  # type: ignore[arg-type]
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if value and not _is_origin_like(value):
+            raise ValueError("expected an http(s) URL such as https://chat.example.fi")
+        return value.rstrip("/")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for origin in value:
+            origin = origin.strip().rstrip("/")
+            parts = urlsplit(origin)
+            if not _is_origin_like(origin) or parts.path or parts.query:
+                raise ValueError(f"{origin!r} is not an origin; expected https://www.example.fi")
+            cleaned.append(origin)
+        return cleaned
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("expected redis://HOST:PORT/DB")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as Europe/Helsinki") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fill_derived(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{Path(self.data_dir) / 'chatserver.db'}"
+        if not self.node_id:
+            self.node_id = uuid.uuid4().hex[:12]
+        return self
+
+    @property
+    def own_origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def socket_origins(self) -> list[str]:
+        """Origins allowed to open a socket: the server's own and the declared host sites."""
+        return [self.own_origin, *[o for o in self.allowed_origins if o != self.own_origin]]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _is_origin_like(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from a TOML file, then CHATSERVER_* variables, then `overrides`.
+
+    The file is `config_path`, else $CHATSERVER_CONFIG, else none at all.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    path = config_path or environ.get(ENV_PREFIX + "CONFIG") or None
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist (check --config)") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    _merge(data, _from_environment(environ))
+    if overrides:
+        _merge(data, overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _from_environment(environ: dict[str, str]) -> dict[str, Any]:
+    """CHATSERVER_PORT=9000 sets `port`; CHATSERVER_LIMITS__EVENT_BURST=5 sets limits.event_burst."""
+    result: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        field = _field_annotation(path)
+        value: Any = raw
+        if field is not None and "list" in str(field):
+            value = json.loads(raw) if raw.strip().startswith("[") else _split_list(raw)
+        target = result
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    return result
+
+
+def _split_list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _field_annotation(path: list[str]) -> Any:
+    model: type[BaseModel] = Settings
+    for depth, part in enumerate(path):
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        if depth == len(path) - 1:
+            return annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return None
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem: the dotted key, what is expected, and the env variable to set."""
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        env = ENV_PREFIX + "__".join(str(p).upper() for p in error["loc"])
+        if error["type"] == "extra_forbidden":
+            lines.append(f"configuration: unknown key {key!r}; check its spelling and section")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        given = error.get("input")
+        got = f" (got {given!r})" if given is not None and not isinstance(given, dict) else ""
+        lines.append(f"configuration: {key}: {message}{got}; set it in the TOML file or as {env}")
+    return "\n".join(lines)
