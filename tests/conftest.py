@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -198,3 +199,23 @@ async def chat_factory(aiohttp_server: Any, settings_factory: Callable[..., Sett
 @pytest.fixture
 async def chat(chat_factory: Callable[..., Any]) -> Chat:
     return await chat_factory()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Any:
+    from tests.servers import PostgresServer
+
+    try:
+        server = PostgresServer()
+        server.start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        pytest.skip(f"PostgreSQL cannot run here: {exc} {detail.decode(errors='replace')[:300]}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any, request: pytest.FixtureRequest) -> str:
+    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:50].lower()
+    return str(postgres_server.create_database(name + "_" + str(free_port())))

@@ -1,0 +1,50 @@
+# The single way in: `make run` and `make test` work on a fresh Debian machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint i18n bench venv system-deps widget clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the test suite drives for real: PostgreSQL and Redis for the multi-node tests,
+# Chromium for the browser tests. Skipped (tests then say why) where apt-get is not available.
+system-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  missing=""; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	else echo "system-deps: not root or no apt-get; PostgreSQL/Redis/browser tests may be skipped"; fi
+
+widget: $(STAMP)
+	@if [ -f widget/package.json ]; then $(MAKE) -C widget build; fi
+
+run: $(STAMP) widget
+	$(BIN)/chatserver serve --migrate --demo
+
+test: $(STAMP) system-deps widget
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check chatserver tests
+	$(BIN)/mypy
+
+# Extract marked strings, then update the fi/sv/en catalogs (translations in tools/translations_*.py).
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -o locales/messages.pot --no-location --omit-header chatserver
+	$(BIN)/python tools/fill_catalogs.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,94 @@
+"""Real PostgreSQL and Redis servers for the tests, started from Debian's packages without
+systemd (see shared TOOLCHAIN notes). Each is started once per test session on a free port."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.conftest import free_port
+
+
+def _as_postgres(*command: str) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return list(command)
+
+
+def postgres_binaries() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+class PostgresServer:
+    def __init__(self) -> None:
+        binaries = postgres_binaries()
+        if binaries is None:
+            raise RuntimeError("PostgreSQL is not installed (make system-deps installs it)")
+        self.bin = binaries
+        self.dir = Path(tempfile.mkdtemp(prefix="chatserver-pg-"))
+        self.port = free_port()
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+
+    def start(self) -> None:
+        data = self.dir / "data"
+        subprocess.run(
+            _as_postgres(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U",
+                         "postgres", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"),
+            check=True, capture_output=True,
+        )
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c full_page_writes=off -c synchronous_commit=off")
+        subprocess.run(
+            _as_postgres(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"),
+                         "-o", options, "-w", "start"),
+            check=True, capture_output=True,
+        )
+
+    def create_database(self, name: str) -> str:
+        subprocess.run(
+            _as_postgres(str(self.bin / "psql") if (self.bin / "psql").exists() else "psql",
+                         "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q", "-c",
+                         f'CREATE DATABASE "{name}"'),
+            check=True, capture_output=True,
+        )
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m",
+                         "immediate", "-w", "stop"),
+            capture_output=True,
+        )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed (make system-deps installs it)")
+        self.dir = Path(tempfile.mkdtemp(prefix="chatserver-redis-"))
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        subprocess.run(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--daemonize",
+             "yes", "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--pidfile",
+             str(self.dir / "redis.pid")],
+            check=True, capture_output=True,
+        )
+
+    def stop(self) -> None:
+        pidfile = self.dir / "redis.pid"
+        if pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text().strip()), 15)
+            except (ProcessLookupError, ValueError):
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
