@@ -102,15 +102,15 @@ def _agent_command(settings: Settings, args: argparse.Namespace) -> None:
                 print(f"{a.id:>4}  {a.email:<32} {a.role:<6} {status:<9} {a.display_name}")
         elif args.action == "disable":
             agent = await agents.get_by_email(ctx, args.email)
-            await agents.set_disabled(ctx, agent.id, not args.enable)
+            await agents.set_disabled(ctx, agent.id or 0, not args.enable)
             print(f"{'enabled' if args.enable else 'disabled'} {agent.email}")
         elif args.action == "passwd":
             agent = await agents.get_by_email(ctx, args.email)
-            await agents.set_password(ctx, agent.id, _read_password(args.password_stdin))
+            await agents.set_password(ctx, agent.id or 0, _read_password(args.password_stdin))
             print(f"password changed for {agent.email}; their sessions were ended")
         elif args.action == "token":
             agent = await agents.get_by_email(ctx, args.email)
-            print(await agents.create_api_token(ctx, agent.id, args.label))
+            print(await agents.create_api_token(ctx, agent.id or 0, args.label))
 
     _with_context(settings, work)
 
@@ -125,7 +125,7 @@ def _ensure_demo_agent(settings: Settings) -> None:
     async def work(ctx: Any) -> None:
         try:
             agent = await agents.get_by_email(ctx, DEMO_EMAIL)
-            await agents.set_password(ctx, agent.id, password)
+            await agents.set_password(ctx, agent.id or 0, password)
         except ServiceError:
             await agents.create_agent(ctx, DEMO_EMAIL, "Demo", password, "admin", "en")
 

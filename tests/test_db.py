@@ -25,7 +25,7 @@ async def _tables(url: str) -> set[str]:
         async with engine.connect() as connection:
             names = await connection.run_sync(
                 lambda sync: set(__import__("sqlalchemy").inspect(sync).get_table_names()))
-            revision = await migrate.current_revision(engine)
+        revision = await migrate.current_revision(engine)
     finally:
         await engine.dispose()
     assert revision == migrate.head_revision()

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=Payload)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AGENT = web.RequestKey("agent", Agent)
 
 
 def request_language(request: web.Request) -> str:
@@ -34,7 +35,8 @@ def request_language(request: web.Request) -> str:
 
 def error_response(request: web.Request, error: ServiceError) -> web.Response:
     ctx = request.app[CONTEXT]
-    language = getattr(request.get("agent"), "language", None) or request_language(request)
+    agent = request.get(AGENT)
+    language = agent.language if agent is not None else request_language(request)
     return web.json_response({"ok": False, "error": error.body(ctx.translator, language)},
                              status=error.http_status)
 
@@ -109,7 +111,7 @@ async def authenticate(request: web.Request, *, admin: bool = False) -> Caller:
             caller = Caller(agent, via_cookie=True, session_token=token)
     if caller is None:
         raise ServiceError(Code.UNAUTHORIZED)
-    request["agent"] = caller.agent
+    request[AGENT] = caller.agent
     if admin and caller.agent.role != "admin":
         raise ServiceError(Code.FORBIDDEN, _("Only administrators can do this."))
     return caller

@@ -49,7 +49,7 @@ async def privacy_notice_page(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="text/html")
 
 
-async def demo_page(request: web.Request) -> web.Response:
+async def demo_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "demo.html")
 
 

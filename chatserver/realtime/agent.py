@@ -110,7 +110,8 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         await presence.disconnected(self.ctx, connection.sid)
 
     async def before_event(self, connection: AgentConnection) -> None:
-        if time.monotonic() - connection.checked_at < self.ctx.settings.auth.session_recheck_seconds:
+        recheck = self.ctx.settings.auth.session_recheck_seconds
+        if time.monotonic() - connection.checked_at < recheck:
             return
         agent = await self._authenticate(connection.session_token, connection.api_token)
         if agent is None:

@@ -79,8 +79,9 @@ async def create_agent(
         )
         session.add(agent)
         await session.flush()
-        audit.record(ctx, session, "agent.create", actor_kind="cli" if actor_id is None else "agent",
-                     actor_id=actor_id, target_kind="agent", target_id=agent.id, role=role)
+        audit.record(ctx, session, "agent.create",
+                     actor_kind="cli" if actor_id is None else "agent", actor_id=actor_id,
+                     target_kind="agent", target_id=agent.id, role=role)
     return agent
 
 
@@ -183,13 +184,16 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
     async with ctx.db.begin() as session:
         if previous_token:
             await session.exec(
-                delete(AgentSession).where(col(AgentSession.token_hash) == token_hash(previous_token))
+                delete(AgentSession).where(
+                    col(AgentSession.token_hash) == token_hash(previous_token)
+                )
             )
         await session.exec(delete(LoginFailure).where(col(LoginFailure.key_hash) == account_key))
         await session.exec(delete(AgentSession).where(col(AgentSession.expires_at) < now))
         session.add(
             AgentSession(
-                token_hash=token_hash(token), agent_id=agent.id, csrf_token=csrf, created_at=now,
+                token_hash=token_hash(token), agent_id=agent.id or 0, csrf_token=csrf,
+                created_at=now,
                 expires_at=now + timedelta(hours=settings.session_hours),
             )
         )

@@ -110,7 +110,7 @@ async def _append(
             update(Conversation)
             .where(col(Conversation.id) == conversation_id)
             .values(last_seq=Conversation.last_seq + 1, last_activity_at=now)
-            .returning(Conversation.last_seq)  # type: ignore[arg-type]
+            .returning(col(Conversation.last_seq))
         )
     ).first()
     if row is None:
@@ -251,7 +251,7 @@ async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, A
             .where(col(Conversation.state).in_(("bot", "queued")))
             .values(state="active", agent_id=agent.id, claimed_at=now, last_activity_at=now)
         )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if result.rowcount == 0:
             existing = await session.get(Conversation, conversation_id)
             if existing is None:
                 raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
@@ -360,11 +360,12 @@ async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = 
         if conversation.state == "closed":
             return
         was_queued = conversation.state == "queued"
-        conversation.state, conversation.closed_at = "closed", now
-        session.add(conversation)
-        await session.flush()
         note = await _system_message(ctx, session, conversation_id, conversation.language,
                                      _("The chat has ended."))
+        await session.exec(
+            update(Conversation).where(col(Conversation.id) == conversation_id)
+            .values(state="closed", closed_at=now)
+        )
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
         agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
@@ -393,8 +394,9 @@ async def _messages(session: AsyncSession, conversation_id: str, after_seq: int,
 
 
 async def history(ctx: Context, conversation_id: str, after_seq: int) -> list[dict[str, Any]]:
+    page = ctx.settings.limits.history_page
     async with ctx.db() as session:
-        rows = await _messages(session, conversation_id, after_seq, ctx.settings.limits.history_page)
+        rows = await _messages(session, conversation_id, after_seq, page)
     return [message_view(m) for m in rows]
 
 
@@ -407,7 +409,8 @@ async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
             raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
         if conversation.agent_id != agent.id and agent.role != "admin":
             raise ServiceError(Code.FORBIDDEN, _("This conversation is not assigned to you."))
-        rows = await _messages(session, conversation_id, after_seq, ctx.settings.limits.history_page)
+        page = ctx.settings.limits.history_page
+        rows = await _messages(session, conversation_id, after_seq, page)
         if after_seq == 0:
             audit.record(ctx, session, "conversation.read", actor_kind="agent",
                          actor_id=agent.id, target_kind="conversation",

@@ -61,7 +61,7 @@ async def publish_agents(ctx: Context) -> None:
 async def connected(ctx: Context, agent: Agent, sid: str) -> None:
     now = ctx.clock()
     async with ctx.db.begin() as session:
-        session.add(AgentConnection(sid=sid, agent_id=agent.id, node_id=ctx.settings.node_id,
+        session.add(AgentConnection(sid=sid, agent_id=agent.id or 0, node_id=ctx.settings.node_id,
                                     connected_at=now, heartbeat_at=now))
     await publish_availability(ctx)
     await publish_agents(ctx)
