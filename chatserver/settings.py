@@ -20,8 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chatserver.settings_privacy import PrivacySettings
 
-from chatserver.settings_privacy import PrivacySettings
-
 ENV_PREFIX = "CHATSERVER_"
 LANGUAGES = ("fi", "sv", "en")
 
@@ -221,7 +219,6 @@ class Settings(_Section):
     limits: LimitSettings = Field(default_factory=LimitSettings)  # type: ignore[arg-type]
     auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
     presence: PresenceSettings = Field(default_factory=PresenceSettings)  # type: ignore[arg-type]
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # type: ignore[arg-type]
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
 
