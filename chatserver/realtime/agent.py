@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -75,7 +76,7 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         return None
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
-        default = self.ctx.settings.default_language
+        default = self.ctx.translator.language(environ.get("HTTP_ACCEPT_LANGUAGE"))
         origin = environ.get("HTTP_ORIGIN")
         # The console is served by this server; no other site may open an agent socket.
         if origin and origin.rstrip("/") != self.ctx.settings.own_origin:
@@ -115,9 +116,14 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
             return
         agent = await self._authenticate(connection.session_token, connection.api_token)
         if agent is None:
-            await self.disconnect(connection.sid)
+            # Answer this event first, then drop the socket.
+            self.server.start_background_task(self._disconnect_soon, connection.sid)
             raise ServiceError(Code.UNAUTHORIZED, _("Your session has ended. Please log in again."))
         connection.agent, connection.checked_at = agent, time.monotonic()
+
+    async def _disconnect_soon(self, sid: str) -> None:
+        await asyncio.sleep(0.2)
+        await self.disconnect(sid)
 
     def sids(self) -> list[str]:
         return list(self.connections)
