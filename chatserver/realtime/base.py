@@ -50,10 +50,15 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
         return TokenBucket(limits.events_per_second, limits.event_burst)
 
     def refuse(self, error: ServiceError, language: str, **extra: Any) -> ConnectionRefusedError:
-        """A connect_error whose data is `{"code", "message", ...}`."""
-        return socketio.exceptions.ConnectionRefusedError(
-            {**error.body(self.ctx.translator, language), **extra}
-        )
+        """A connect_error whose data is `{"code", "message", ...}`.
+
+        The packet also nests the same object under `data`, because socket.io-client builds its
+        error from `message` and exposes only the nested `data` as `err.data`.
+        """
+        data = {**error.body(self.ctx.translator, language), **extra}
+        refused = socketio.exceptions.ConnectionRefusedError(data["message"])
+        refused.error_args = {**data, "data": data}
+        return refused
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
