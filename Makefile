@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint i18n bench venv system-deps widget clean
+.PHONY: run test lint i18n docs bench venv system-deps widget clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: $(STAMP)
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -o locales/messages.pot --no-location --omit-header chatserver
 	$(BIN)/python tools/fill_catalogs.py
+
+# Regenerate the configuration reference in the README from the settings models.
+docs: $(STAMP)
+	$(BIN)/chatserver config-reference --update README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
                        f"{DEMO_EMAIL} with a fresh random password and print the login")
 
     commands.add_parser("migrate", help="create or upgrade the database schema to this version")
+    reference = commands.add_parser(
+        "config-reference", help="print the configuration reference (Markdown) from the settings"
+    )
+    reference.add_argument("--update", metavar="FILE",
+                           help="rewrite the generated block in FILE (such as README.md) instead")
 
     agent = commands.add_parser("agent", help="manage agent accounts")
     actions = agent.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -173,6 +178,14 @@ def main(argv: list[str] | None = None) -> None:
 
             migrate.upgrade(settings.database_url)
             print(f"database is at revision {migrate.head_revision()}")
+        elif args.command == "config-reference":
+            from chatserver import config_reference
+
+            if args.update:
+                changed = config_reference.update_file(args.update)
+                print(f"{args.update}: {'updated' if changed else 'already up to date'}")
+            else:
+                print(config_reference.render())
         elif args.command == "agent":
             _agent_command(settings, args)
     except ServiceError as exc:

@@ -1,0 +1,33 @@
+"""Docs cannot drift: every setting is in the README's reference, every event in protocol.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chatserver import config_reference
+from chatserver.realtime.agent import AgentNamespace
+from chatserver.realtime.visitor import VisitorNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_configuration_reference_is_current() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert config_reference.render() in readme, "run `make docs` to regenerate the reference"
+    for key, _info in config_reference.all_keys():
+        assert f"`{key}`" in readme
+
+
+def test_every_socket_event_is_documented() -> None:
+    protocol = (ROOT / "docs" / "protocol.md").read_text()
+    for event in _events(VisitorNamespace) | _events(AgentNamespace):
+        assert f"| `{event}` |" in protocol, f"docs/protocol.md does not describe `{event}`"
+
+
+def _events(namespace_class: type) -> set[str]:
+    """The event table a namespace really dispatches on (built without a running server)."""
+    from chatserver.services.context import Context
+
+    instance = namespace_class.__new__(namespace_class)
+    namespace_class.__init__(instance, Context.__new__(Context))  # type: ignore[misc]
+    return set(instance.handlers)
