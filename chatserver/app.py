@@ -19,7 +19,7 @@ from chatserver.keys import AGENTS, CONTEXT, SETTINGS, SIO, VISITORS
 from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.visitor import VisitorNamespace
-from chatserver.services import presence
+from chatserver.services import notice, presence, residency, retention
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.events import EventBus
 from chatserver.settings import Settings
@@ -46,6 +46,7 @@ def build_context(settings: Settings, bus: EventBus,
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None
                ) -> web.Application:
+    residency.enforce(settings)  # personal data stays in the EU/EEA: services/residency.py
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
         middlewares=[error_middleware, security_headers],
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_presence_heartbeat)
+    app.cleanup_ctx.append(_privacy)
     return app
 
 
@@ -98,3 +100,11 @@ async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
         await task
     with contextlib.suppress(Exception):
         await presence.forget_node(ctx)
+
+
+async def _privacy(app: web.Application) -> AsyncIterator[None]:
+    """Publishes the current privacy notice and runs the purge worker (services/retention.py)."""
+    ctx = app[CONTEXT]
+    await notice.publish(ctx)
+    async with retention.running(ctx):
+        yield

@@ -22,8 +22,8 @@ EU_EEA = frozenset(
 PURPOSES = ("customer_service", "sales", "support", "feedback")
 LEGAL_BASES = ("consent", "contract", "legal_obligation", "public_task", "legitimate_interests")
 ROLES = ("hosting", "database", "email", "messaging", "backup", "other")
-_COUNTRIES = frozenset(code for code in Locale.parse("en").territories if re.fullmatch(
-    "[A-Z]{2}", code))
+_COUNTRIES = frozenset(str(code) for code in Locale.parse("en").territories
+                       if re.fullmatch("[A-Z]{2}", str(code)))
 
 
 class _Section(BaseModel):

@@ -3,7 +3,6 @@ the operator's health checks."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from aiohttp import web
@@ -28,25 +27,6 @@ async def widget_config(request: web.Request) -> web.Response:
         "features": {"transcript": True, "offline_form": True},
         "limits": {"max_message_chars": ctx.settings.limits.max_message_chars},
     })
-
-
-async def privacy_notice_json(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
-    language = request_language(request)
-    return web.json_response({"language": language, **notice.summary(ctx, language)})
-
-
-async def privacy_notice_page(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
-    language = request_language(request)
-    content = notice.summary(ctx, language)
-    body = (
-        f"<!doctype html><html lang='{language}'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(content['title'])}</title></head><body><main>"
-        f"<h1>{html.escape(content['title'])}</h1><p>{html.escape(content['summary'])}</p>"
-        f"<p><small>{html.escape(content['version'])}</small></p></main></body></html>"
-    )
-    return web.Response(text=body, content_type="text/html")
 
 
 async def demo_page(request: web.Request) -> web.FileResponse:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chatserver.http import api, auth, public
+from chatserver.http import api, auth, privacy, public
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", public.demo_page)
     app.router.add_get("/healthz", public.healthz)
     app.router.add_get("/readyz", public.readyz)
-    app.router.add_get("/privacy", public.privacy_notice_page)
-    app.router.add_get("/api/v1/privacy-notice", public.privacy_notice_json)
+    app.router.add_get("/privacy", privacy.notice_page)
+    app.router.add_get("/api/v1/privacy-notice", privacy.notice_json)
     app.router.add_get("/api/v1/widget/config", public.widget_config)
     app.router.add_post("/api/v1/auth/login", auth.login)
     app.router.add_post("/api/v1/auth/logout", auth.logout)

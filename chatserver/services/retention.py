@@ -1,0 +1,219 @@
+"""Retention: delete each kind of personal data when its period ends (settings `privacy.retention`).
+
+Work is done in small transactions of at most `privacy.purge_batch_size` rows, yielding to the
+event loop between them, so chats go on while a large purge runs and no transaction holds the
+database's write lock for long. What is due (with `now` from the context's clock):
+
+- a conversation with its messages (and so its transcript address), `conversations` days after
+  it was closed, or after its last activity if it was never closed;
+- an offline-form message, `offline_messages` days after it arrived;
+- an outbox email, `sent_emails` days after it was sent (or created, if it finally failed), and
+  any email, whatever its state, once it is older than the conversation period;
+- an audit event, `audit_events` days after it was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, text
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
+
+from chatserver.db.models import AuditEvent, Conversation, Message, OfflineMessage, OutboxEmail
+from chatserver.services import audit
+from chatserver.services.context import Context
+
+log = logging.getLogger(__name__)
+KINDS = ("messages", "conversations", "offline_messages", "emails", "audit_events")
+Progress = Callable[[str, int], None]  # (kind, rows deleted in this step)
+
+
+@dataclass
+class PurgeCounts:
+    messages: int = 0
+    conversations: int = 0
+    offline_messages: int = 0
+    emails: int = 0
+    audit_events: int = 0
+
+    def total(self) -> int:
+        return sum(asdict(self).values())
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    conversations: datetime
+    offline_messages: datetime
+    sent_emails: datetime
+    audit_events: datetime
+
+
+def cutoffs(ctx: Context, now: datetime | None = None) -> Cutoffs:
+    now = now or ctx.clock()
+    days = ctx.settings.privacy.retention
+    return Cutoffs(
+        conversations=now - timedelta(days=days.conversations),
+        offline_messages=now - timedelta(days=days.offline_messages),
+        sent_emails=now - timedelta(days=days.sent_emails),
+        audit_events=now - timedelta(days=days.audit_events),
+    )
+
+
+def _conversation_due(c: Cutoffs) -> ColumnElement[bool]:
+    return or_(
+        and_(col(Conversation.closed_at).is_not(None),
+             col(Conversation.closed_at) < c.conversations),
+        and_(col(Conversation.closed_at).is_(None),
+             col(Conversation.last_activity_at) < c.conversations),
+    )
+
+
+def _email_due(c: Cutoffs) -> ColumnElement[bool]:
+    return or_(
+        and_(col(OutboxEmail.status) == "sent", col(OutboxEmail.sent_at) < c.sent_emails),
+        and_(col(OutboxEmail.status) == "failed", col(OutboxEmail.created_at) < c.sent_emails),
+        col(OutboxEmail.created_at) < c.conversations,
+    )
+
+
+def _offline_due(c: Cutoffs) -> ColumnElement[bool]:
+    return col(OfflineMessage.created_at) < c.offline_messages
+
+
+def _audit_due(c: Cutoffs) -> ColumnElement[bool]:
+    return col(AuditEvent.at) < c.audit_events
+
+
+async def due(ctx: Context, now: datetime | None = None) -> PurgeCounts:
+    """How many rows of each kind a purge at `now` would delete (the dry run)."""
+    c = cutoffs(ctx, now)
+    due_ids = select(Conversation.id).where(_conversation_due(c))
+    async with ctx.db() as session:
+        async def count(query: Any) -> int:
+            return int((await session.exec(query)).one())
+
+        return PurgeCounts(
+            messages=await count(select(func.count()).select_from(Message)
+                                 .where(col(Message.conversation_id).in_(due_ids))),
+            conversations=await count(select(func.count()).select_from(Conversation)
+                                      .where(_conversation_due(c))),
+            offline_messages=await count(select(func.count()).select_from(OfflineMessage)
+                                         .where(_offline_due(c))),
+            emails=await count(select(func.count()).select_from(OutboxEmail)
+                               .where(_email_due(c))),
+            audit_events=await count(select(func.count()).select_from(AuditEvent)
+                                     .where(_audit_due(c))),
+        )
+
+
+async def _delete_batches(ctx: Context, model: Any, key: Any, condition: Any, kind: str,
+                          progress: Progress | None) -> int:
+    """Delete rows of `model` matching `condition`, `batch` rows per transaction."""
+    batch = ctx.settings.privacy.purge_batch_size
+    deleted = 0
+    while True:
+        async with ctx.db.begin() as session:
+            result = await session.exec(
+                delete(model).where(key.in_(select(key).where(condition).limit(batch)))
+            )
+            count = int(result.rowcount)
+        deleted += count
+        if count and progress is not None:
+            progress(kind, count)
+        await asyncio.sleep(0)  # let chats run between batches
+        if count < batch:
+            return deleted
+
+
+async def purge(ctx: Context, now: datetime | None = None,
+                progress: Progress | None = None) -> PurgeCounts:
+    """Delete everything whose retention period has ended at `now` (default: the clock)."""
+    c = cutoffs(ctx, now)
+    counts = PurgeCounts()
+    batch = ctx.settings.privacy.purge_batch_size
+    while True:
+        # A slice of due conversations: first their messages in batches, then the rows.
+        async with ctx.db() as session:
+            ids = list((await session.exec(
+                select(Conversation.id).where(_conversation_due(c))
+                .order_by(col(Conversation.id)).limit(max(1, batch // 20)))).all())
+        if not ids:
+            break
+        counts.messages += await _delete_batches(
+            ctx, Message, col(Message.id), col(Message.conversation_id).in_(ids), "messages",
+            progress)
+        async with ctx.db.begin() as session:
+            result = await session.exec(
+                delete(Conversation).where(col(Conversation.id).in_(ids))
+                .where(_conversation_due(c)))
+            removed = int(result.rowcount)
+        counts.conversations += removed
+        if progress is not None and removed:
+            progress("conversations", removed)
+        if removed < len(ids):
+            break  # a conversation became active again meanwhile; the next run decides
+    counts.offline_messages = await _delete_batches(
+        ctx, OfflineMessage, col(OfflineMessage.id), _offline_due(c), "offline_messages",
+        progress)
+    counts.emails = await _delete_batches(
+        ctx, OutboxEmail, col(OutboxEmail.id), _email_due(c), "emails", progress)
+    counts.audit_events = await _delete_batches(
+        ctx, AuditEvent, col(AuditEvent.id), _audit_due(c), "audit_events", progress)
+    if counts.total():
+        async with ctx.db.begin() as session:
+            audit.record(ctx, session, "retention.purge", actor_kind="system",
+                         deleted=counts.as_dict())
+        await checkpoint(ctx)
+    return counts
+
+
+async def checkpoint(ctx: Context) -> bool:
+    """SQLite: move the write-ahead log into the database and truncate it, so deleted text
+    (overwritten in the database by secure_delete) does not linger in old WAL frames.
+    True when the WAL was fully checkpointed (or the database is not SQLite)."""
+    if not ctx.settings.is_sqlite:
+        return True
+    for _attempt in range(20):
+        async with ctx.db() as session:
+            row = (await session.exec(
+                text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()  # type: ignore[call-overload]
+        if row is not None and row[0] == 0:
+            return True
+        await asyncio.sleep(0.05)
+    log.warning("the SQLite WAL could not be truncated now; it will be at the next checkpoint")
+    return False
+
+
+@contextlib.asynccontextmanager
+async def running(ctx: Context) -> AsyncIterator[None]:
+    """The purge worker: first run shortly after start-up, then every interval."""
+    interval = ctx.settings.privacy.purge_interval_minutes * 60
+
+    async def loop() -> None:
+        await asyncio.sleep(min(30.0, interval))
+        while True:
+            try:
+                counts = await purge(ctx)
+                if counts.total():
+                    log.info("purged expired data: %s", counts.as_dict())
+            except Exception:
+                log.exception("purge failed")
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
