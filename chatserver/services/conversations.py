@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, presence
+from chatserver.services import audit, metrics, presence, transcripts
 from chatserver.services.context import Context
 from chatserver.services.tokens import new_token, token_hash
 from chatserver.services.views import (
@@ -102,42 +102,56 @@ def _open(ctx: Context, visitor: Visitor, state: str) -> Conversation:
 
 async def _append(
     ctx: Context, session: AsyncSession, conversation_id: str, *, kind: str, text: str,
-    client_key: str | None = None, agent: Agent | None = None,
-) -> tuple[Message, Conversation]:
+    client_key: str | None = None, agent: Agent | None = None, assigned_only: bool = False,
+) -> tuple[Message, int | None]:
+    """Insert the next message; returns it with the conversation's assigned agent id.
+
+    Two statements on the hot path: the seq UPDATE ... RETURNING and the INSERT. A retry's
+    duplicate client_key fails the INSERT (IntegrityError, the caller looks the first one up),
+    so the common case never pays for a lookup.
+    """
     now = ctx.clock()
     row = (
         await session.exec(
             update(Conversation)
             .where(col(Conversation.id) == conversation_id)
             .values(last_seq=Conversation.last_seq + 1, last_activity_at=now)
-            .returning(col(Conversation.last_seq))
+            .returning(col(Conversation.last_seq), col(Conversation.state),
+                       col(Conversation.agent_id))
         )
     ).first()
     if row is None:
         raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
-    conversation = await session.get(Conversation, conversation_id, populate_existing=True)
-    assert conversation is not None
-    if client_key is not None:
-        existing = (
-            await session.exec(
-                select(Message)
-                .where(Message.conversation_id == conversation_id)
-                .where(Message.client_key == client_key)
-            )
-        ).first()
-        if existing is not None:
-            raise _Duplicate(existing)
-    if conversation.state == "closed":
+    seq, state, agent_id = row
+    if state == "closed":
+        if client_key is not None:
+            existing = await _by_client_key(session, conversation_id, client_key)
+            if existing is not None:
+                raise _Duplicate(existing)
         raise ServiceError(Code.CLOSED)
+    if assigned_only and (agent is None or agent_id != agent.id):
+        raise ServiceError(Code.FORBIDDEN, _("This conversation is not assigned to you."))
     message = Message(
-        conversation_id=conversation_id, seq=row[0], author_kind=kind, text=text,
+        conversation_id=conversation_id, seq=seq, author_kind=kind, text=text,
         client_key=client_key, created_at=now,
         author_agent_id=agent.id if agent else None,
         author_name=agent.display_name if agent else None,
     )
     session.add(message)
     await session.flush()
-    return message, conversation
+    metrics.count_message(ctx, kind)
+    return message, agent_id
+
+
+async def _by_client_key(session: AsyncSession, conversation_id: str,
+                         client_key: str) -> Message | None:
+    return (
+        await session.exec(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .where(Message.client_key == client_key)
+        )
+    ).first()
 
 
 async def post_visitor_message(
@@ -152,7 +166,7 @@ async def post_visitor_message(
                 session.add(opened)
                 await session.flush()
                 visitor.conversation_id = opened.id
-            message, conversation = await _append(
+            message, agent_id = await _append(
                 ctx, session, visitor.conversation_id, kind="visitor", text=text,
                 client_key=client_key,
             )
@@ -168,12 +182,12 @@ async def post_visitor_message(
             visitor.conversation_id = None
         raise
     view = message_view(message)
-    await ctx.bus.to_visitors_of(conversation.id, "message", view, skip_sid=sid)
-    if conversation.agent_id is not None:
-        await ctx.bus.to_agent(conversation.agent_id, "message", view)
+    await ctx.bus.to_visitors_of(message.conversation_id, "message", view, skip_sid=sid)
+    if agent_id is not None:
+        await ctx.bus.to_agent(agent_id, "message", view)
     if opened is not None:
         await publish_queue(ctx)
-        return Posted(view, await visitor_view(ctx, conversation))
+        return Posted(view, await visitor_view(ctx, opened))
     return Posted(view, None)
 
 
@@ -187,13 +201,7 @@ async def _after_race(ctx: Context, visitor: Visitor, client_key: str) -> Posted
         if conversation is None:
             raise ServiceError(Code.UNAVAILABLE)
         visitor.conversation_id = conversation.id
-        existing = (
-            await session.exec(
-                select(Message)
-                .where(Message.conversation_id == conversation.id)
-                .where(Message.client_key == client_key)
-            )
-        ).first()
+        existing = await _by_client_key(session, conversation.id, client_key)
     if existing is None:
         raise ServiceError(Code.UNAVAILABLE)
     return Posted(message_view(existing), None)
@@ -203,17 +211,23 @@ async def post_agent_message(
     ctx: Context, agent: Agent, conversation_id: str, client_id: str, text: str,
     sid: str | None = None,
 ) -> dict[str, Any]:
+    client_key = f"a{agent.id}:{client_id}"
     try:
         async with ctx.db.begin() as session:
-            await _require_assigned(session, agent, conversation_id)
-            message, conversation = await _append(
+            message, _agent_id = await _append(
                 ctx, session, conversation_id, kind="agent", text=text,
-                client_key=f"a{agent.id}:{client_id}", agent=agent,
+                client_key=client_key, agent=agent, assigned_only=True,
             )
     except _Duplicate as duplicate:
         return duplicate.view
+    except IntegrityError:
+        async with ctx.db() as session:
+            existing = await _by_client_key(session, conversation_id, client_key)
+        if existing is None:
+            raise ServiceError(Code.UNAVAILABLE) from None
+        return message_view(existing)
     view = message_view(message)
-    await ctx.bus.to_visitors_of(conversation.id, "message", view)
+    await ctx.bus.to_visitors_of(conversation_id, "message", view)
     await ctx.bus.to_agent(agent.id or 0, "message", view, skip_sid=sid)
     return view
 
@@ -274,6 +288,8 @@ async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, A
                      target_kind="conversation", target_id=conversation_id, via="claim")
     view = agent_conversation_view(conversation, agent)
     if joined is not None:
+        if conversation.queued_at is not None:
+            metrics.observe_queue_wait(ctx, (now - conversation.queued_at).total_seconds())
         await ctx.bus.to_visitors_of(conversation_id, "conversation",
                                      visitor_conversation_view(conversation, agent))
         await ctx.bus.to_visitors_of(conversation_id, "message", message_view(joined))
@@ -368,6 +384,7 @@ async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = 
         )
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
+        await transcripts.queue_on_close(ctx, session, conversation)
         agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
     await ctx.bus.to_visitors_of(conversation_id, "message", message_view(note))
     await ctx.bus.to_visitors_of(conversation_id, "conversation",
