@@ -225,3 +225,17 @@ async def test_availability_is_pushed_when_first_agent_arrives_and_last_leaves(c
     assert (await visitor.next("availability")) == {"online": True}
     await agent.sio.disconnect()
     assert (await visitor.next("availability")) == {"online": False}
+
+
+async def test_oversized_body_gets_too_large_and_unknown_api_path_not_found(chat: Chat) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{chat.url}/api/v1/auth/login",
+                             json={"email": "a@example.fi", "password": "x" * 100_000}) as response:
+            assert response.status == 413
+            assert (await response.json())["error"]["code"] == "too_large"
+        async with http.get(f"{chat.url}/api/v1/nothing-here") as response:
+            assert response.status == 404
+            assert (await response.json())["error"]["code"] == "not_found"
+        async with http.delete(f"{chat.url}/api/v1/auth/login") as response:
+            assert response.status == 405
+            assert (await response.json())["error"]["code"] == "invalid_input"
