@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from chatserver import cli_privacy
 from chatserver.errors import ServiceError
 from chatserver.settings import ConfigError, Settings, load_settings
 
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     token = actions.add_parser("token", help="create an API token for scripts and sockets")
     token.add_argument("email")
     token.add_argument("--label", default="", help="what the token is for")
+    cli_privacy.add_commands(commands)
     return parser
 
 
@@ -155,7 +157,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     try:
         web.run_app(create_app(settings), host=settings.host, port=settings.port,
                     print=None, access_log=None)
-    except NotMigrated as exc:
+    except (NotMigrated, ConfigError) as exc:
         raise SystemExit(f"error: {exc}") from None
 
 
@@ -188,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(config_reference.render())
         elif args.command == "agent":
             _agent_command(settings, args)
+        elif args.command in cli_privacy.COMMANDS:
+            cli_privacy.run(settings, args)
     except ServiceError as exc:
         from chatserver.i18n import Translator
 

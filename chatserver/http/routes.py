@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chatserver.http import api, auth, privacy, public
+from chatserver.http import api, auth, dsar, privacy, public
 
 
 def setup_routes(app: web.Application) -> None:
@@ -13,6 +13,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/readyz", public.readyz)
     app.router.add_get("/privacy", privacy.notice_page)
     app.router.add_get("/api/v1/privacy-notice", privacy.notice_json)
+    app.router.add_get("/api/v1/dsar", dsar.find)
+    app.router.add_post("/api/v1/dsar/export", dsar.export)
+    app.router.add_post("/api/v1/dsar/erase", dsar.erase)
     app.router.add_get("/api/v1/widget/config", public.widget_config)
     app.router.add_post("/api/v1/auth/login", auth.login)
     app.router.add_post("/api/v1/auth/logout", auth.logout)

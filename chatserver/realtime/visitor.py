@@ -17,7 +17,7 @@ from chatserver.realtime.payloads import (
     VisitorAuth,
     VisitorMessage,
 )
-from chatserver.services import conversations, notice, offline, presence
+from chatserver.services import conversations, notice, offline, presence, rights
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.events import VISITOR_NS, conversation_room
@@ -46,6 +46,8 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
             "close": self.on_close,
             "history": self.on_history,
             "offline_message": self.on_offline_message,
+            "export": self.on_export,
+            "erase": self.on_erase,
         }
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
@@ -139,6 +141,17 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
             self.ctx, conn.me, payload.name, payload.email, text
         )
         return ok(id=message_id)
+
+    async def on_export(self, conn: VisitorConnection, data: Any) -> Ack:
+        parse(Empty, data)
+        return ok(data=await rights.export_conversation(self.ctx, conn.me))
+
+    async def on_erase(self, conn: VisitorConnection, data: Any) -> Ack:
+        parse(Empty, data)
+        conversation_id = self._own_conversation(conn)
+        await rights.erase_conversation(self.ctx, conn.me)
+        await self.leave_room(conn.sid, conversation_room(conversation_id))
+        return ok()
 
     def _own_conversation(self, conn: VisitorConnection) -> str:
         if conn.me.conversation_id is None:

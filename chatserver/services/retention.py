@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, text
+from sqlalchemy import and_, delete, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
@@ -183,10 +183,14 @@ async def checkpoint(ctx: Context) -> bool:
     True when the WAL was fully checkpointed (or the database is not SQLite)."""
     if not ctx.settings.is_sqlite:
         return True
+    engine = ctx.db.kw["bind"]
     for _attempt in range(20):
-        async with ctx.db() as session:
-            row = (await session.exec(
-                text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()  # type: ignore[call-overload]
+        # Outside any transaction: the engine opens every transaction with BEGIN IMMEDIATE.
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cursor.fetchone()
+            await cursor.close()
         if row is not None and row[0] == 0:
             return True
         await asyncio.sleep(0.05)
