@@ -19,7 +19,7 @@ from chatserver.keys import AGENTS, CONTEXT, SETTINGS, SIO, VISITORS
 from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.visitor import VisitorNamespace
-from chatserver.services import notice, presence, residency, retention
+from chatserver.services import notice, outbox, presence, residency, retention
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.events import EventBus
 from chatserver.settings import Settings
@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_presence_heartbeat)
     app.cleanup_ctx.append(_privacy)
+    app.cleanup_ctx.append(_email_outbox)
     return app
 
 
@@ -100,6 +101,12 @@ async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
         await task
     with contextlib.suppress(Exception):
         await presence.forget_node(ctx)
+
+
+async def _email_outbox(app: web.Application) -> AsyncIterator[None]:
+    """Sends queued emails and closes idle conversations (services/outbox.py)."""
+    async with outbox.running(app[CONTEXT]):
+        yield
 
 
 async def _privacy(app: web.Application) -> AsyncIterator[None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chatserver.http import api, auth, dsar, privacy, public
+from chatserver.http import api, auth, dsar, offline, privacy, public
 
 
 def setup_routes(app: web.Application) -> None:
@@ -24,3 +24,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/conversations/{conversation_id}", api.get_conversation)
     app.router.add_get("/api/v1/agents", api.list_agents)
     app.router.add_post("/api/v1/agents", api.create_agent)
+    app.router.add_get("/api/v1/offline-messages", offline.list_offline_messages)
+    app.router.add_post("/api/v1/offline-messages/{message_id}/handled",
+                        offline.mark_offline_message_handled)
+    app.router.add_post("/api/v1/offline-messages/{message_id}/reply",
+                        offline.reply_to_offline_message)
+    app.router.add_get("/api/v1/outbox", offline.list_outbox)

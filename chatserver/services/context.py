@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ class Context:
     clock: Callable[[], datetime] = system_clock
     # Last availability this node announced; see presence.publish_availability.
     announced_online: bool | None = field(default=None)
+    # Wake-up events of this node's background workers, by name (see services/outbox.py).
+    wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
 
 
 def make_password_hasher(settings: Settings) -> PasswordHasher:
