@@ -23,7 +23,7 @@ PURPOSES = ("customer_service", "sales", "support", "feedback")
 LEGAL_BASES = ("consent", "contract", "legal_obligation", "public_task", "legitimate_interests")
 ROLES = ("hosting", "database", "email", "messaging", "backup", "other")
 _COUNTRIES = frozenset(str(code) for code in Locale.parse("en").territories
-                       if re.fullmatch("[A-Z]{2}", str(code)))
+                       if re.fullmatch("[A-Z]{2}", str(code))) - {"ZZ", "EU", "EZ", "UN", "QO"}
 
 
 class _Section(BaseModel):

@@ -168,8 +168,8 @@ def render(settings: Settings, feats: Features, translator: Translator,
 
 def summary_text(w: _Writer, settings: Settings, feats: Features) -> str:
     p = settings.privacy
-    parts = [w(_("{controller} keeps your chat messages in {countries} and deletes them {period} "
-                 "after the chat ends."), controller=p.controller.name,
+    parts = [w(_("{controller} keeps your chat messages and deletes them {period} after the chat "
+                 "ends. They are stored in: {countries}."), controller=p.controller.name,
                countries=w.join([w.country(c) for c in storage_countries(settings)]),
                period=w.period(p.retention.conversations)),
              w(_("No cookies, no tracking, and nothing about you is collected unless you give "
@@ -227,8 +227,8 @@ def _sources(w: _Writer, settings: Settings, feats: Features) -> list[str]:
     paragraphs = [w(_("The data comes from you, from what you write in the chat, and from the "
                       "controller's staff who answer you."))]
     if p.collect_user_agent or p.collect_page_url:
-        paragraphs.append(w(_("Your browser sends the browser identification and the page "
-                              "address automatically when the chat starts.")))
+        paragraphs.append(w(_("Your browser sends the technical data listed above "
+                              "automatically when the chat starts.")))
     if feats.bot:
         paragraphs.append(w(_("Some answers are given by an automatic assistant from prepared "
                               "answers. It makes no decisions about you.")))
@@ -303,10 +303,10 @@ def _rights(w: _Writer, settings: Settings, feats: Features, contact: str) -> li
             "time.")),
         w(_("Right to rectification, to restriction of processing and to object: contact "
             "{email}."), email=contact),
-        w(_("For data given on the offline form or for the transcript, the controller can find, "
-            "export and delete everything tied to your email address: write to {email}."),
-          email=contact),
     ]
+    if feats.transcript or feats.offline_form:
+        items.append(w(_("The controller can also find, export and delete everything tied to "
+                         "your email address: write to {email}."), email=contact))
     if feats.transcript:
         items.append(w(_("You can withdraw your consent to the transcript email at any time by "
                          "deleting the conversation.")))
