@@ -18,10 +18,12 @@ from chatserver.i18n import Translator
 from chatserver.keys import AGENTS, CONTEXT, SETTINGS, SIO, VISITORS
 from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
+from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
 from chatserver.services import notice, outbox, presence, residency, retention
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.events import EventBus
+from chatserver.services.metrics import Metrics
 from chatserver.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app[SETTINGS], app[CONTEXT], app[SIO] = settings, ctx, sio
     app[VISITORS], app[AGENTS] = visitors, agents
     setup_routes(app)
+    ctx.metrics = Metrics()
+    for namespace in (visitors, agents):
+        ctx.metrics.watch_connections(namespace.namespace, namespace.connections.__len__)
+    app.on_shutdown.append(drain)  # graceful shutdown: realtime/lifecycle.py
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(socket_lifetime)  # Redis manager; closed after the workers below
     app.cleanup_ctx.append(_presence_heartbeat)
     app.cleanup_ctx.append(_privacy)
     app.cleanup_ctx.append(_email_outbox)

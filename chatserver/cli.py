@@ -145,7 +145,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from chatserver.app import NotMigrated, create_app
     from chatserver.db import migrate
-    from chatserver.logs import setup_logging
+    from chatserver.logs import AccessLogger, setup_logging
 
     setup_logging(settings)
     if args.migrate:
@@ -155,8 +155,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     print(f"  Demo host page:  {settings.public_url}/", flush=True)
     print(f"  Agent API:       {settings.public_url}/api/v1/", flush=True)
     try:
+        # Access lines name the route pattern only, never paths or query strings (logs.py).
         web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                    print=None, access_log=None)
+                    print=None, access_log_class=AccessLogger)
     except (NotMigrated, ConfigError) as exc:
         raise SystemExit(f"error: {exc}") from None
 

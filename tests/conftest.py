@@ -219,3 +219,16 @@ def postgres_server() -> Any:
 def postgres_url(postgres_server: Any, request: pytest.FixtureRequest) -> str:
     name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:50].lower()
     return str(postgres_server.create_database(name + "_" + str(free_port())))
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Any:
+    from tests.servers import RedisServer
+
+    try:
+        server = RedisServer()
+        server.start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"Redis cannot run here: {exc}")
+    yield server
+    server.stop()

@@ -1,12 +1,11 @@
 """Public endpoints: the widget's configuration, the privacy notice, the demo host page, and
-the operator's health checks."""
+the liveness check (readiness and metrics are in ops.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import text
 
 from chatserver.http.common import request_language
 from chatserver.keys import CONTEXT
@@ -35,13 +34,3 @@ async def demo_page(request: web.Request) -> web.FileResponse:
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
-    try:
-        async with ctx.db() as session:
-            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-    except Exception:
-        return web.json_response({"ok": False, "database": False}, status=503)
-    return web.json_response({"ok": True, "database": True})

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chatserver.http import api, auth, dsar, offline, privacy, public
+from chatserver.http import api, auth, dsar, offline, ops, privacy, public
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", public.demo_page)
     app.router.add_get("/healthz", public.healthz)
-    app.router.add_get("/readyz", public.readyz)
+    app.router.add_get("/readyz", ops.readyz)
+    app.router.add_get("/metrics", ops.metrics)
     app.router.add_get("/privacy", privacy.notice_page)
     app.router.add_get("/api/v1/privacy-notice", privacy.notice_json)
     app.router.add_get("/api/v1/dsar", dsar.find)

@@ -44,6 +44,8 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
         self.ctx = ctx
         self.connections: dict[str, C] = {}
         self.handlers: dict[str, Handler] = {}
+        # Set when this node shuts down: no new connections, no new events (see lifecycle.py).
+        self.draining = False
 
     def new_bucket(self) -> TokenBucket:
         limits = self.ctx.settings.limits
@@ -62,6 +64,9 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
+            if self.draining:
+                raise self.refuse(ServiceError(Code.UNAVAILABLE),
+                                  self.ctx.settings.default_language)
             sid, environ = args[0], args[1]
             auth = args[2] if len(args) > 2 else None
             return await self.connect(sid, environ, auth)
@@ -92,6 +97,8 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
                                    _("Send one JSON object with the event."))
             payload = args[0] if args else None
             async with connection.lock:
+                if self.draining:
+                    raise ServiceError(Code.UNAVAILABLE)
                 await self.before_event(connection)
                 return await handler(connection, payload)
         except ServiceError as error:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 
@@ -13,6 +14,9 @@ from chatserver.db.engine import SessionMaker
 from chatserver.i18n import Translator
 from chatserver.services.events import EventBus
 from chatserver.settings import Settings
+
+if TYPE_CHECKING:
+    from chatserver.services.metrics import Metrics
 
 
 def system_clock() -> datetime:
@@ -29,6 +33,10 @@ class Context:
     clock: Callable[[], datetime] = system_clock
     # Last availability this node announced; see presence.publish_availability.
     announced_online: bool | None = field(default=None)
+    # This node's Prometheus metrics (services/metrics.py); None in the CLI.
+    metrics: Metrics | None = field(default=None)
+    # A redis.asyncio client when `redis_url` is set (shared state between nodes), else None.
+    redis: Any | None = field(default=None)
     # Wake-up events of this node's background workers, by name (see services/outbox.py).
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
 

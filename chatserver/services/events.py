@@ -47,6 +47,13 @@ class EventBus:
     async def to_all_visitors(self, event: str, data: Any) -> None:
         await self._emit(event, data, None, VISITOR_NS)
 
+    async def to_clients_here(self, event: str, data: Any) -> None:
+        """Every socket connected to *this* node, in both namespaces, and no other node's
+        (used when this node shuts down)."""
+        if self._sio is not None:
+            for namespace in (VISITOR_NS, AGENT_NS):
+                await self._sio.emit(event, data, namespace=namespace, ignore_queue=True)
+
     async def disconnect_visitors_of(self, conversation_id: str) -> None:
         if self._sio is not None:
             await self._sio.close_room(conversation_room(conversation_id), namespace=VISITOR_NS)

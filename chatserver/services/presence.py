@@ -5,6 +5,7 @@ the agents of a crashed node go offline once its rows are older than presence.ti
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import delete, update
@@ -14,6 +15,10 @@ from chatserver.db.models import Agent, AgentConnection
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services.context import Context
+
+log = logging.getLogger(__name__)
+# Where the nodes of one site keep the availability they last announced (with Redis only).
+AVAILABILITY_KEY = "chatserver:availability"
 
 
 async def available_agents(ctx: Context) -> list[Agent]:
@@ -42,12 +47,24 @@ async def is_online(ctx: Context) -> bool:
 async def publish_availability(ctx: Context) -> None:
     """Tell every visitor when the first agent comes online or the last one leaves.
 
-    Each node remembers what it last announced; a change made on another node is announced by
-    this node at its next heartbeat too, which repeats the same value and is harmless.
+    With Redis the last announced value is shared by all nodes (one atomic SET ... GET), so a
+    change is announced once, by whichever node sees it first, and every node's visitors get it
+    through the socket.io Redis manager. Without Redis the node remembers it itself. Each
+    heartbeat calls this again, so a change made on another node (or the expiry of a crashed
+    node's agents) is announced within presence.heartbeat_seconds at the latest.
     """
     online = await is_online(ctx)
-    if online != ctx.announced_online:
-        ctx.announced_online = online
+    changed = online != ctx.announced_online
+    if ctx.redis is not None:
+        try:
+            previous = await ctx.redis.set(AVAILABILITY_KEY, "1" if online else "0", get=True)
+        except Exception:
+            log.warning("presence: Redis unreachable; announcing availability from this node")
+        else:
+            if previous is not None:
+                changed = previous != (b"1" if online else b"0")
+    ctx.announced_online = online
+    if changed:
         await ctx.bus.to_all_visitors("availability", {"online": online})
 
 
@@ -95,15 +112,20 @@ async def heartbeat(ctx: Context, sids: list[str]) -> None:
                 .where(col(AgentConnection.sid).in_(sids))
                 .values(heartbeat_at=now)
             )
-        await session.exec(
+        expired = await session.exec(
             delete(AgentConnection).where(col(AgentConnection.heartbeat_at) < stale_before)
         )
     await publish_availability(ctx)
+    if expired.rowcount:  # type: ignore[attr-defined]
+        # Another node died with agents on it: the consoles' list of who is online changed.
+        await publish_agents(ctx)
 
 
 async def forget_node(ctx: Context) -> None:
-    """At shutdown: this node's connections are gone."""
+    """At shutdown: this node's connections are gone; tell visitors and agents at once."""
     async with ctx.db.begin() as session:
         await session.exec(
             delete(AgentConnection).where(col(AgentConnection.node_id) == ctx.settings.node_id)
         )
+    await publish_availability(ctx)
+    await publish_agents(ctx)
