@@ -23,6 +23,7 @@ from chatserver.app import create_app
 from chatserver.db.models import AuditEvent, Conversation, OutboxEmail
 from chatserver.services import offline, outbox
 from chatserver.services.conversations import Visitor
+from chatserver.settings import ConfigError, load_settings
 from tests.conftest import Chat, free_port
 
 TEAM = "team@example.fi"
@@ -105,8 +106,9 @@ async def mail_chat(aiohttp_server: Any, settings_factory: Callable[..., Any], s
     """Start the real app (clock injected) whose SMTP host is the test server."""
     started: list[Chat] = []
 
-    async def factory(clock: Clock, **smtp_overrides: Any) -> Chat:
-        settings = settings_factory(smtp={
+    async def factory(clock: Clock, settings: dict[str, Any] | None = None,
+                      **smtp_overrides: Any) -> Chat:
+        settings = settings_factory(**(settings or {}), smtp={
             "host": "127.0.0.1", "port": smtp.port, "security": "none",
             "from_address": "chat@example.fi", "team_address": TEAM, "timeout": 5,
             **smtp_overrides,
@@ -168,6 +170,11 @@ async def _check_transcript(chat: Chat, smtp: Smtp, clock: Clock, conversation_i
         assert text in plain, (text, plain)
     assert "Hello &lt;b&gt;&amp; bye&lt;/b&gt;" in rich and "<b>&" not in rich
     assert f'lang="{lang}"' in rich and when in rich
+
+    async def marked_sent() -> bool:
+        return [r.status for r in await _rows(chat)] == ["sent"]
+
+    await _until(marked_sent)  # the worker marks the row right after the server's 250
     async with chat.ctx.db() as session:
         conversation = await session.get(Conversation, conversation_id)
     assert conversation is not None and conversation.transcript_email is None
@@ -180,11 +187,11 @@ async def _check_transcript(chat: Chat, smtp: Smtp, clock: Clock, conversation_i
 async def test_transcript_in_finnish_when_the_visitor_closes(mail_chat: Any, smtp: Smtp) -> None:
     smtp.start()
     clock = Clock()
-    chat = await mail_chat(clock)
+    chat = await mail_chat(clock, {"privacy": {"retention": {"conversations": 30}}})
     _agent, visitor, conversation_id = await _chat_with_transcript(chat, "fi")
     assert (await visitor.call("close", {}))["ok"]
     await _check_transcript(chat, smtp, clock, conversation_id, "fi", "Keskusteluhistoriasi",
-                            "Sinä", "Säilytämme tätä keskustelua 60 päivää")
+                            "Sinä", "Säilytämme tätä keskustelua 30 päivää")
 
 
 async def test_transcript_in_swedish_when_the_agent_closes(mail_chat: Any, smtp: Smtp) -> None:
@@ -248,6 +255,7 @@ async def test_offline_form_notifies_the_team_and_an_agent_reply_arrives(
     assert answer["Reply-To"] == TEAM
     assert "Ja, 10–14." in answer.get_content() and "> Har ni öppet på lördag?" in \
         answer.get_content()
+    await _until(lambda: _all_sent(chat))
     async with http.get(f"{chat.url}/api/v1/offline-messages") as response:
         (item,) = (await response.json())["offline_messages"]
     assert item["handled_at"] is not None and item["replies"][0]["status"] == "sent"
@@ -277,6 +285,7 @@ async def test_smtp_down_at_close_then_up_delivers_exactly_once(
     clock.advance(seconds=2)
     outbox.wake(chat.ctx)
     await smtp.inbox.wait(VISITOR)
+    await _until(lambda: _all_sent(chat))
     clock.advance(hours=2)
     await outbox.run_once(chat.ctx)
     assert len(smtp.inbox.to(VISITOR)) == 1
@@ -295,7 +304,7 @@ async def test_temporary_refusal_retries_and_permanent_failures_are_audited(
     visitor = await chat.visitor("en")
     await visitor.call("offline_message", {"name": "A", "email": "nobody@example.fi",
                                            "text": "first"})
-    await _until(lambda: _attempted(chat, 1))
+    await _until(lambda: _retried(chat, 1))
     assert smtp.inbox.to(TEAM) == []
     clock.advance(seconds=31)
     outbox.wake(chat.ctx)
@@ -325,8 +334,14 @@ async def test_temporary_refusal_retries_and_permanent_failures_are_audited(
     assert len(failed) == 2 and all(e["last_error"] for e in failed)
 
 
-async def _attempted(chat: Chat, attempts: int) -> bool:
-    return any(r.attempts >= attempts for r in await _rows(chat))
+async def _retried(chat: Chat, count: int) -> bool:
+    """`count` rows have failed an attempt and wait for their next one."""
+    rows = await _rows(chat)
+    return sum(r.status == "pending" and r.last_error is not None for r in rows) == count
+
+
+async def _all_sent(chat: Chat) -> bool:
+    return all(r.status == "sent" for r in await _rows(chat))
 
 
 async def _failed(chat: Chat, count: int) -> bool:
@@ -374,7 +389,7 @@ async def test_pending_emails_are_sent_after_a_restart(
     left = await visitor.call("offline_message", {"name": "Pekka", "email": VISITOR,
                                                   "text": "Soittakaa"})
     assert left["ok"]
-    await _until(lambda: _attempted(first, 1))
+    await _until(lambda: _retried(first, 2))
     await first.close()
     await first.server.close()  # the node stops with two emails pending
 
@@ -393,10 +408,30 @@ async def test_without_smtp_host_emails_go_to_the_maildir(mail_chat: Any, smtp: 
     assert (await visitor.call("offline_message", {"name": "Mia", "email": VISITOR,
                                                    "text": "Hello"}))["ok"]
 
-    async def delivered() -> bool:
-        return all(r.status == "sent" for r in await _rows(chat))
-
-    await _until(delivered)
+    await _until(lambda: _all_sent(chat))
     box = mailbox.Maildir(f"{chat.settings.data_dir}/maildir", create=False)
     recipients = sorted(str(m["To"]) for m in box)
     assert recipients == sorted([TEAM, VISITOR])
+
+
+async def test_transcripts_can_be_turned_off(mail_chat: Any, smtp: Smtp) -> None:
+    chat = await mail_chat(Clock(), transcripts=False)
+    visitor = await chat.visitor("sv")
+    await visitor.call("message", {"client_id": "m", "text": "hej"})
+    answer = await visitor.call("transcript", {"email": VISITOR})
+    assert answer["error"]["code"] == "forbidden"
+    assert answer["error"]["message"] == "Att skicka chatthistoriken per e-post är avstängt."
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"from_address": "not-an-address"}, "smtp.from_address"),
+    ({"team_address": "team@"}, "smtp.team_address"),
+    ({"security": "ssl"}, "smtp.security"),
+    ({"host": "smtp://mail.example.fi:25"}, "smtp.host"),
+    ({"max_attempt_hours": 0}, "smtp.max_attempt_hours"),
+])
+def test_bad_smtp_settings_stop_start_up_naming_the_key(overrides: dict[str, Any],
+                                                        key: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={}, overrides={"smtp": overrides})
+    assert str(error.value).startswith(f"configuration: {key}:")

@@ -21,6 +21,7 @@ FI = {
     "The offline message was not found.": "Yhteydenottoviestiä ei löytynyt.",
     "“{field}” must be true or false.": "”{field}” on oltava true tai false.",
     "“{field}” must be one of: {choices}.": "”{field}” on oltava jokin näistä: {choices}.",
+    "Transcripts by email are turned off.": "Keskusteluhistorian lähettäminen sähköpostiin ei ole käytössä.",
 }
 
 SV = {
@@ -44,4 +45,5 @@ SV = {
     "The offline message was not found.": "Meddelandet från kontaktformuläret hittades inte.",
     "“{field}” must be true or false.": "”{field}” måste vara true eller false.",
     "“{field}” must be one of: {choices}.": "”{field}” måste vara ett av: {choices}.",
+    "Transcripts by email are turned off.": "Att skicka chatthistoriken per e-post är avstängt.",
 }

@@ -46,6 +46,8 @@ def valid_address(address: str) -> str:
 
 
 async def request_transcript(ctx: Context, visitor: Visitor, address: str) -> None:
+    if not ctx.settings.smtp.transcripts:
+        raise ServiceError(Code.FORBIDDEN, _("Transcripts by email are turned off."))
     email = valid_address(address)
     if visitor.conversation_id is None:
         raise ServiceError(Code.NOT_FOUND, _("You have no conversation yet."))

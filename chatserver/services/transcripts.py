@@ -25,7 +25,6 @@ from chatserver.services.context import Context
 log = logging.getLogger(__name__)
 
 OPEN_STATES = ("bot", "queued", "active")
-DEFAULT_RETENTION_DAYS = 60  # DESIGN.md's default, used until the privacy settings give one
 MAX_TRANSCRIPT_CHARS = 500_000  # message text included; a longer chat is cut with a note
 
 SUBJECT = _("Your chat transcript, {date}")
@@ -49,14 +48,8 @@ ADDRESS_NOTE = _(
 
 
 def conversation_retention_days(ctx: Context) -> int:
-    """How long closed conversations are kept, from the privacy settings when they exist."""
-    privacy: Any = getattr(ctx.settings, "privacy", None)
-    for holder in (getattr(privacy, "retention", None), privacy):
-        for name in ("conversations_days", "conversation_days", "conversations"):
-            value = getattr(holder, name, None)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-    return DEFAULT_RETENTION_DAYS
+    """How long closed conversations are kept (privacy.retention.conversations)."""
+    return ctx.settings.privacy.retention.conversations
 
 
 async def queue_on_close(ctx: Context, session: AsyncSession, conversation: Conversation) -> None:
