@@ -8,8 +8,10 @@ from pathlib import Path
 from aiohttp import web
 
 from chatserver.http.common import request_language
+from chatserver.http.widget import allow_host_origin
 from chatserver.keys import CONTEXT
 from chatserver.services import notice, presence
+from chatserver.services.ui_strings import widget_strings
 from chatserver.settings import LANGUAGES
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -18,14 +20,17 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 async def widget_config(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     language = request_language(request)
-    return web.json_response({
+    response = web.json_response({
         "language": language,
         "languages": list(LANGUAGES),
         "notice": notice.summary(ctx, language),
         "online": await presence.is_online(ctx),
         "features": {"transcript": True, "offline_form": True},
         "limits": {"max_message_chars": ctx.settings.limits.max_message_chars},
+        "strings": widget_strings(ctx, language),
     })
+    allow_host_origin(request, response)
+    return response
 
 
 async def demo_page(request: web.Request) -> web.FileResponse:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chatserver.http import api, auth, dsar, offline, ops, privacy, public
+from chatserver.http import api, auth, dsar, offline, ops, privacy, public, widget
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", public.demo_page)
+    app.router.add_get("/widget.js", widget.widget_js)
     app.router.add_get("/healthz", public.healthz)
     app.router.add_get("/readyz", ops.readyz)
     app.router.add_get("/metrics", ops.metrics)
