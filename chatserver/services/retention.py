@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from chatserver.db.models import AuditEvent, Conversation, Message, OfflineMessage, OutboxEmail
-from chatserver.services import audit
+from chatserver.services import audit, metrics
 from chatserver.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,8 @@ async def purge(ctx: Context, now: datetime | None = None,
         ctx, OutboxEmail, col(OutboxEmail.id), _email_due(c), "emails", progress)
     counts.audit_events = await _delete_batches(
         ctx, AuditEvent, col(AuditEvent.id), _audit_due(c), "audit_events", progress)
+    for kind, rows in counts.as_dict().items():
+        metrics.count_purged(ctx, kind, rows)  # chatserver_purged_total{kind=...}
     if counts.total():
         async with ctx.db.begin() as session:
             audit.record(ctx, session, "retention.purge", actor_kind="system",
