@@ -161,8 +161,11 @@ def test_access_lines_name_the_route_never_the_path_or_query() -> None:
     logger = logging.getLogger("test.access")
     logger.addHandler(Keep())
     logger.setLevel(logging.INFO)
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
     app = web.Application()
-    app.router.add_get("/api/v1/conversations/{conversation_id}", lambda r: web.Response())
+    app.router.add_get("/api/v1/conversations/{conversation_id}", handler)
     request = make_mocked_request("GET", "/api/v1/conversations/abc123?token=s3cret", app=app)
     match = asyncio.run(app.router.resolve(request))
     request._match_info = match  # type: ignore[attr-defined]
