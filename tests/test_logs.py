@@ -170,7 +170,8 @@ def test_access_lines_name_the_route_never_the_path_or_query() -> None:
     match = asyncio.run(app.router.resolve(request))
     request._match_info = match  # type: ignore[attr-defined]
     AccessLogger(logger, "").log(request, web.Response(status=204), 0.0123)
-    unmatched = make_mocked_request("GET", "/nothing/here?token=s3cret")
+    unmatched = make_mocked_request("GET", "/nothing/here?token=s3cret", app=app)
+    unmatched._match_info = asyncio.run(app.router.resolve(unmatched))  # type: ignore[attr-defined]
     AccessLogger(logger, "").log(unmatched, web.Response(status=404), 0.001)
     assert records == ["GET /api/v1/conversations/{conversation_id} 204 0.012s",
                        "GET (unmatched) 404 0.001s"]
