@@ -125,6 +125,7 @@ async def _delete_batches(ctx: Context, model: Any, key: Any, condition: Any, ki
         async with ctx.db.begin() as session:
             result = await session.exec(
                 delete(model).where(key.in_(select(key).where(condition).limit(batch)))
+                .execution_options(synchronize_session=False)  # no RETURNING of every id
             )
             count = int(result.rowcount)
         deleted += count
@@ -155,7 +156,7 @@ async def purge(ctx: Context, now: datetime | None = None,
         async with ctx.db.begin() as session:
             result = await session.exec(
                 delete(Conversation).where(col(Conversation.id).in_(ids))
-                .where(_conversation_due(c)))
+                .where(_conversation_due(c)).execution_options(synchronize_session=False))
             removed = int(result.rowcount)
         counts.conversations += removed
         if progress is not None and removed:

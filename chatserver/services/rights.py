@@ -128,18 +128,23 @@ async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
     }
 
 
+NO_SYNC = {"synchronize_session": False}
+
+
 async def _erase(session: AsyncSession, found: Found) -> None:
     conversation_ids = [c.id for c in found.conversations]
     if found.emails:
         await session.exec(delete(OutboxEmail).where(
-            col(OutboxEmail.id).in_([e.id for e in found.emails])))
+            col(OutboxEmail.id).in_([e.id for e in found.emails])), execution_options=NO_SYNC)
     if conversation_ids:
         await session.exec(delete(Message).where(
-            col(Message.conversation_id).in_(conversation_ids)))
-        await session.exec(delete(Conversation).where(col(Conversation.id).in_(conversation_ids)))
+            col(Message.conversation_id).in_(conversation_ids)), execution_options=NO_SYNC)
+        await session.exec(delete(Conversation).where(
+            col(Conversation.id).in_(conversation_ids)), execution_options=NO_SYNC)
     if found.offline_messages:
         await session.exec(delete(OfflineMessage).where(
-            col(OfflineMessage.id).in_([m.id for m in found.offline_messages])))
+            col(OfflineMessage.id).in_([m.id for m in found.offline_messages])),
+            execution_options=NO_SYNC)
 
 
 async def _after_erase(ctx: Context, erased: list[Conversation]) -> None:
