@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from chatserver.db.models import NoticeVersion
+from chatserver.db.models import Conversation, NoticeVersion
 from chatserver.i18n import Translator
 from chatserver.services import notice
 from chatserver.services.notice_render import SECTION_IDS, Features
@@ -239,3 +239,34 @@ async def test_a_new_notice_does_not_cut_an_open_chat(chat: Chat) -> None:
     assert error["notice"]["version"] == new
     fresh = await chat.visitor("fi", notice_version=new)
     assert fresh.welcome["conversation"] is None
+
+
+def test_bot_switch_changes_notice_text_and_version() -> None:
+    on = notice.build(settings(), TRANSLATOR, Features(bot=True))
+    off = notice.build(settings(), TRANSLATOR, Features(bot=False))
+    assert on.version != off.version
+    assert "automatic assistant" in text_of(on.content["en"], "sources")
+    assert "automatic assistant" not in json.dumps(off.content["en"])
+
+
+async def stored_metadata(chat: Chat) -> tuple[str | None, str | None]:
+    version = notice.current_version(chat.ctx)
+    client = socketio.AsyncClient(reconnection=False)
+    chat.clients.append(client)
+    await client.connect(chat.url, namespaces=["/visitor"], transports=["websocket"],
+                         headers={"User-Agent": "TestBrowser/1.0 (X11)"}, wait_timeout=5,
+                         auth={"lang": "fi", "notice_version": version,
+                               "page_url": "https://shop.example.fi/tuote?email=a@b.fi#x"})
+    sent = await client.call("message", {"client_id": "m", "text": "hei"}, namespace="/visitor",
+                             timeout=5)
+    async with chat.ctx.db() as session:
+        row = await session.get(Conversation, sent["conversation"]["id"])
+    assert row is not None
+    return row.user_agent, row.page_url
+
+
+async def test_metadata_is_stored_only_when_switched_on(chat_factory: Any) -> None:
+    off = await chat_factory()
+    assert await stored_metadata(off) == (None, None)
+    on = await chat_factory(privacy={"collect_user_agent": True, "collect_page_url": True})
+    assert await stored_metadata(on) == ("TestBrowser/1.0 (X11)", "https://shop.example.fi/tuote")

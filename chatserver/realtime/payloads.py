@@ -18,6 +18,8 @@ class VisitorAuth(Payload):
     notice_version: Annotated[str, StringConstraints(max_length=64)] | None = None
     lang: Annotated[str, StringConstraints(max_length=35)] | None = None
     token: Annotated[str, StringConstraints(max_length=128)] | None = None
+    # Stored only when privacy.collect_page_url is on.
+    page_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
 class AgentAuth(Payload):

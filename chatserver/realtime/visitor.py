@@ -73,6 +73,8 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
             token_hash=token_hash(token), language=language,
             notice_version=conversation.notice_version if conversation else current,
             conversation_id=conversation.id if conversation else None,
+            **notice.metadata(self.ctx, environ.get("HTTP_USER_AGENT"),
+                              credentials.page_url or environ.get("HTTP_REFERER")),
         )
         self.connections[sid] = VisitorConnection(
             sid=sid, language=language, bucket=self.new_bucket(), visitor=visitor

@@ -39,6 +39,9 @@ class Visitor:
     language: str
     notice_version: str
     conversation_id: str | None = None
+    # Optional metadata, set only when the operator switched it on (privacy.collect_*).
+    user_agent: str | None = None
+    page_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def _open(ctx: Context, visitor: Visitor, state: str) -> Conversation:
         token_hash=visitor.token_hash, state=state, language=visitor.language,
         notice_version=visitor.notice_version, notice_acknowledged_at=now, created_at=now,
         last_activity_at=now, queued_at=now if state == "queued" else None,
+        user_agent=visitor.user_agent, page_url=visitor.page_url,
     )
 
 

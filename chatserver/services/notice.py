@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -119,3 +120,19 @@ async def published_at(ctx: Context, version: str) -> datetime | None:
         return (await session.exec(
             select(NoticeVersion.published_at).where(NoticeVersion.version == version)
             .order_by(NoticeVersion.published_at))).first()  # type: ignore[arg-type]
+
+
+def metadata(ctx: Context, user_agent: str | None, page_url: str | None) -> dict[str, str | None]:
+    """The optional metadata to store with a new conversation: only what the operator switched
+    on (and the notice therefore states). The page address loses its query and fragment, which
+    can carry personal data."""
+    privacy = ctx.settings.privacy
+    stored: dict[str, str | None] = {"user_agent": None, "page_url": None}
+    if privacy.collect_user_agent and user_agent:
+        stored["user_agent"] = user_agent.strip()[:500] or None
+    if privacy.collect_page_url and page_url:
+        parts = urlsplit(page_url.strip())
+        if parts.scheme in ("http", "https") and parts.netloc:
+            stored["page_url"] = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))[
+                :2000]
+    return stored
