@@ -146,6 +146,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from chatserver.app import NotMigrated, create_app
     from chatserver.db import migrate
     from chatserver.logs import AccessLogger, setup_logging
+    from chatserver.realtime import tuning
 
     setup_logging(settings)
     if args.migrate:
@@ -156,7 +157,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     print(f"  Agent API:       {settings.public_url}/api/v1/", flush=True)
     try:
         # Access lines name the route pattern only, never paths or query strings (logs.py).
-        web.run_app(create_app(settings), host=settings.host, port=settings.port,
+        # uvloop, gc.freeze and the collector threshold: realtime/tuning.py, docs/performance.md
+        tuning.use_event_loop(settings.performance)
+        app = create_app(settings)
+        tuning.tune_process(app, settings.performance)
+        web.run_app(app, host=settings.host, port=settings.port,
                     print=None, access_log_class=AccessLogger)
     except (NotMigrated, ConfigError) as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chatserver.settings_performance import PerformanceSettings
 from chatserver.settings_privacy import PrivacySettings
 from chatserver.settings_smtp import SmtpSettings
 
@@ -151,6 +152,8 @@ class Settings(_Section):
     presence: PresenceSettings = Field(default_factory=PresenceSettings)  # type: ignore[arg-type]
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    performance: PerformanceSettings = Field(
+        default_factory=PerformanceSettings)  # type: ignore[arg-type]
 
     @field_validator("public_url")
     @classmethod

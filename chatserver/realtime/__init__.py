@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socketio
 
+from chatserver.realtime import tuning
 from chatserver.settings import Settings
 
 
@@ -16,11 +17,14 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     if settings.redis_url:
         # Carries emits (and room membership effects) between the nodes of one site.
         manager = socketio.AsyncRedisManager(settings.redis_url, channel="chatserver")
-    return socketio.AsyncServer(
+    sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=settings.socket_origins,
         max_http_buffer_size=settings.limits.max_event_bytes,
         logger=False,
         engineio_logger=False,
+        json=tuning.json_module(settings.performance),  # orjson when installed: tuning.py
     )
+    tuning.apply_to_server(sio, settings.performance)  # no WebSocket deflate by default
+    return sio

@@ -1,0 +1,205 @@
+"""chatserver's benchmark: `make bench`, or `.venv/bin/python bench/run.py [--quick] ...`.
+
+Each scenario starts a fresh server process (chatserver on SQLite in a temporary folder, or on
+PostgreSQL with --postgres; then the bare python-socketio relay, bench/bare_relay.py), drives it
+with the Node load generator (bench/load.mjs) and prints one table with the ratios to the bare
+relay. Results are also written as JSON to bench/results/. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import BENCH, ROOT, Progress, Server, ensure_generator, run_generator, window  # noqa: E402
+
+SCENARIOS = ("steady", "idle", "burst", "ramp")
+FULL: dict[str, dict[str, Any]] = {
+    "steady": {"visitors": 1000, "agents": 20, "rate": 500, "seconds": 60, "concurrency": 50,
+               "drainSeconds": 20},
+    "idle": {"visitors": 5000, "agents": 0, "concurrency": 100, "holdSeconds": 30},
+    "burst": {"visitors": 200, "agents": 20, "burstSeconds": 1, "drainSeconds": 20},
+    "ramp": {"visitors": 1000, "agents": 20, "concurrency": 50, "rampStart": 250,
+             "rampStep": 250, "rampStepSeconds": 10, "rampMaxSteps": 40, "p99LimitMs": 100,
+             "drainSeconds": 30},
+}
+QUICK: dict[str, dict[str, Any]] = {
+    "steady": {"visitors": 40, "agents": 4, "rate": 100, "seconds": 2, "concurrency": 20,
+               "drainSeconds": 10},
+    "idle": {"visitors": 200, "agents": 0, "concurrency": 50, "holdSeconds": 1},
+    "burst": {"visitors": 30, "agents": 4, "burstSeconds": 1, "drainSeconds": 10},
+    "ramp": {"visitors": 40, "agents": 4, "concurrency": 20, "rampStart": 100, "rampStep": 200,
+             "rampStepSeconds": 1, "rampMaxSteps": 3, "p99LimitMs": 100, "drainSeconds": 10},
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (seconds)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--targets", default="ours,bare",
+                        help="ours, bare (the relay as python-socketio ships), bare-tuned "
+                        "(the relay with chatserver's [performance] defaults); default ours,bare")
+    parser.add_argument("--postgres", action="store_true",
+                        help="run chatserver on a throw-away PostgreSQL instead of SQLite")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for chatserver, such as "
+                        "CHATSERVER_PERFORMANCE__WEBSOCKET_COMPRESSION=true (repeatable)")
+    parser.add_argument("--set", action="append", default=[], metavar="SCENARIO.KEY=NUMBER",
+                        help="override a scenario parameter, such as steady.seconds=20")
+    parser.add_argument("--output", metavar="FILE", help="JSON results file "
+                        "(default: bench/results/TIMESTAMP.json)")
+    parser.add_argument("--label", default="", help="a note stored with the results")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="record chatserver with py-spy while measuring (raw stacks in "
+                        "PREFIX-SCENARIO.txt; pip install py-spy)")
+    return parser
+
+
+async def run_one(target: str, scenario: str, params: dict[str, Any], args: argparse.Namespace,
+                  database_url: str | None) -> dict[str, Any]:
+    env = dict(item.split("=", 1) for item in args.env) if target == "ours" else {}
+    server = Server("ours" if target == "ours" else "bare", env=env, database_url=database_url,
+                    bare_tuned=target == "bare-tuned")
+    log = ""
+    try:
+        await asyncio.to_thread(server.prepare, params["agents"])
+        server.start()
+        time.sleep(0.5)
+        base_rss = server.sample()[1]
+        config = {"scenario": scenario, "url": server.url, "agentTokens": server.agent_tokens,
+                  "noticeVersion": server.notice_version(), **params}
+        progress = Progress(f"{target}:{scenario}", not args.no_progress)
+        profile = None
+        if args.profile and target == "ours":
+            profile = f"{args.profile}-{scenario}.txt"
+        result, marks = await run_generator(server, config, progress, profile)
+    finally:
+        log = server.stop()
+    start = marks.get("measure_start", marks.get("held", 0.0))
+    end = marks.get("measure_end", marks.get("hold_end", time.monotonic()))
+    stats = window(server, start, end)
+    connections = params["visitors"] + params["agents"]
+    result.update({
+        "target": target, "server_cpu": stats["cpu"], "server_rss_kib": stats["rss_kib"],
+        "server_rss_max_kib": stats["rss_max_kib"], "server_base_rss_kib": base_rss,
+        "connections": connections,
+        "rss_per_connection_kib": (stats["rss_kib"] - base_rss) / max(1, connections),
+        "params": params,
+    })
+    errors = [line for line in log.splitlines() if "Traceback" in line or "ERROR" in line]
+    result["server_errors"] = errors[:5]
+    return result
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = (f"{'scenario':<8} {'target':<10} {'conns':>6} {'msg/s':>7} "
+            f"{'v→a p50/p95/p99 ms':>21} {'a→v p50/p95/p99 ms':>21} {'lost':>5} "
+            f"{'KB/conn':>8} {'CPU':>5}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        rate = r.get("achieved_rate") or r.get("highest_sustained_rate")
+        v2a, a2v = r["v2a"], r["a2v"]
+        lost = r["lost"] + r.get("dropped", 0)
+        lines.append(
+            f"{r['scenario']:<8} {r['target']:<10} {r['connections']:>6} "
+            f"{'-' if rate is None else f'{rate:.0f}':>7} "
+            f"{_ms(v2a['p50']) + '/' + _ms(v2a['p95']) + '/' + _ms(v2a['p99']):>21} "
+            f"{_ms(a2v['p50']) + '/' + _ms(a2v['p95']) + '/' + _ms(a2v['p99']):>21} "
+            f"{lost:>5} {r['rss_per_connection_kib'] * 1.024:>8.1f} {r['server_cpu']:>5.0%}")
+    return "\n".join(lines)
+
+
+def ratios(results: list[dict[str, Any]]) -> dict[str, float]:
+    def find(scenario: str, target: str) -> dict[str, Any] | None:
+        return next((r for r in results if r["scenario"] == scenario and r["target"] == target),
+                    None)
+
+    out: dict[str, float] = {}
+    ours, bare = find("steady", "ours"), find("steady", "bare")
+    if ours and bare:
+        ours_p99 = max(ours["v2a"]["p99"] or 0, ours["a2v"]["p99"] or 0)
+        bare_p99 = max(bare["v2a"]["p99"] or 0, bare["a2v"]["p99"] or 0)
+        out["steady_p99_ours_over_bare"] = ours_p99 / bare_p99 if bare_p99 else float("nan")
+    ours, bare = find("ramp", "ours"), find("ramp", "bare")
+    if ours and bare and bare["highest_sustained_rate"]:
+        out["top_rate_ours_over_bare"] = (ours["highest_sustained_rate"]
+                                          / bare["highest_sustained_rate"])
+    return out
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    ensure_generator()
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    for name in scenarios:
+        if name not in SCENARIOS:
+            raise SystemExit(f"bench: unknown scenario {name!r}")
+    plan = {name: dict((QUICK if args.quick else FULL)[name]) for name in scenarios}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        scenario, param = key.split(".", 1)
+        plan[scenario][param] = float(value) if "." in value else int(value)
+    database_url = None
+    postgres = None
+    if args.postgres:
+        sys.path.insert(0, str(ROOT))
+        from tests.servers import PostgresServer
+
+        postgres = PostgresServer()
+        postgres.start()
+    results = []
+    try:
+        for scenario in scenarios:
+            for target in targets:
+                if postgres is not None and target == "ours":
+                    database_url = postgres.create_database(f"bench_{scenario}")
+                results.append(await run_one(target, scenario, plan[scenario], args,
+                                             database_url))
+    finally:
+        if postgres is not None:
+            postgres.stop()
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"), "label": args.label,
+        "quick": args.quick, "database": "postgresql" if args.postgres else "sqlite",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "load_average": os.getloadavg()},
+        "env": args.env, "results": results, "ratios": ratios(results),
+    }
+    path = Path(args.output) if args.output else (
+        BENCH / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1))
+    print(table(results))
+    for name, value in report["ratios"].items():
+        print(f"{name}: {value:.2f}")
+    lost = sum(r["lost"] + r.get("dropped", 0) + r["errors"] for r in results)
+    print(f"results: {path}")
+    if lost:
+        print(f"bench: {lost} messages lost or failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main() -> None:
+    raise SystemExit(asyncio.run(main_async(_parser().parse_args())))
+
+
+if __name__ == "__main__":
+    main()
