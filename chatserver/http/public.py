@@ -25,7 +25,7 @@ async def widget_config(request: web.Request) -> web.Response:
         "languages": list(LANGUAGES),
         "notice": notice.summary(ctx, language),
         "online": await presence.is_online(ctx),
-        "features": {"transcript": True, "offline_form": True},
+        "features": notice.feature_flags(ctx),
         "limits": {"max_message_chars": ctx.settings.limits.max_message_chars},
         "strings": widget_strings(ctx, language),
     })

@@ -136,3 +136,9 @@ def metadata(ctx: Context, user_agent: str | None, page_url: str | None) -> dict
             stored["page_url"] = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))[
                 :2000]
     return stored
+
+
+def feature_flags(ctx: Context) -> dict[str, bool]:
+    """The optional features in use, as the notice describes them (for the widget's config)."""
+    feats = features(ctx.settings)
+    return {"transcript": feats.transcript, "offline_form": feats.offline_form, "bot": feats.bot}
