@@ -48,13 +48,19 @@ async def test_offline_form_notifies_the_team_and_an_agent_reply_arrives(
     (receipt,) = await smtp.inbox.wait(VISITOR)
     assert receipt["Subject"] == "Vi har tagit emot ditt meddelande"
     assert "lördag" not in receipt.get_content()  # the receipt repeats nothing typed
+    again = await visitor.call("offline_message", {"name": "Greta", "email": VISITOR,
+                                                   "text": "Och söndag?"})
+    await smtp.inbox.wait(TEAM, 2)
+    await until(lambda: all_sent(chat))
+    assert len(smtp.inbox.to(VISITOR)) == 1  # one receipt per address per hour
 
     await chat.add_agent("anna@example.fi", "Anna")
     http = await chat.login("anna@example.fi")
     csrf = {"X-CSRF-Token": http.headers_csrf}  # type: ignore[attr-defined]
     async with http.get(f"{chat.url}/api/v1/offline-messages?handled=false") as response:
         inbox = (await response.json())["offline_messages"]
-    assert [m["id"] for m in inbox] == [left["id"]] and inbox[0]["email"] == VISITOR
+    assert [m["id"] for m in inbox] == [again["id"], left["id"]]
+    assert inbox[1]["email"] == VISITOR and inbox[1]["name"] == "Greta Gäst"
     async with http.post(f"{chat.url}/api/v1/offline-messages/{left['id']}/reply",
                          json={"text": "Ja, 10–14."}, headers=csrf) as response:
         assert response.status == 202, await response.text()
@@ -65,9 +71,9 @@ async def test_offline_form_notifies_the_team_and_an_agent_reply_arrives(
     assert "Ja, 10–14." in answer.get_content() and "> Har ni öppet på lördag?" in \
         answer.get_content()
     await until(lambda: all_sent(chat))
-    async with http.get(f"{chat.url}/api/v1/offline-messages") as response:
+    async with http.get(f"{chat.url}/api/v1/offline-messages?handled=true") as response:
         (item,) = (await response.json())["offline_messages"]
-    assert item["handled_at"] is not None and item["replies"][0]["status"] == "sent"
+    assert item["id"] == left["id"] and item["replies"][0]["status"] == "sent"
     async with http.post(f"{chat.url}/api/v1/offline-messages/nope/reply",
                          json={"text": "x"}, headers=csrf) as response:
         assert response.status == 404

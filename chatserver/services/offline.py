@@ -5,12 +5,13 @@ outbox (services/outbox.py), queued in the same transaction as the row they belo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db.models import Agent, Conversation, OfflineMessage, OutboxEmail
 from chatserver.errors import Code, ServiceError
@@ -21,6 +22,7 @@ from chatserver.services.conversations import Visitor
 from chatserver.services.views import iso
 
 MAX_REPLY_CHARS = 20_000
+RECEIPT_INTERVAL = timedelta(hours=1)
 
 NOTICE_SUBJECT = _("Message from the chat form: {name}")
 NOTICE_BODY = _("{name} <{email}> left this message through the chat on {time} (language: "
@@ -97,7 +99,8 @@ async def leave_message(ctx: Context, visitor: Visitor, name: str, address: str,
             body_text=f"{intro}\n\n{text}\n", language=team_language,
             offline_message_id=row.id,
         )
-        if ctx.settings.smtp.receipt_to_visitor:
+        if ctx.settings.smtp.receipt_to_visitor and not await _receipt_sent_lately(
+                session, email, now):
             outbox.queue(
                 ctx, session, kind="offline_receipt", to=email,
                 reply_to=mailer.team_address(ctx.settings),
@@ -106,6 +109,19 @@ async def leave_message(ctx: Context, visitor: Visitor, name: str, address: str,
                 language=visitor.language, offline_message_id=row.id,
             )
     return row.id
+
+
+async def _receipt_sent_lately(session: AsyncSession, email: str, now: datetime) -> bool:
+    """At most one receipt per address per RECEIPT_INTERVAL, so the form cannot be used to
+    flood someone's mailbox with receipts."""
+    found = await session.exec(
+        select(OutboxEmail.id)
+        .where(OutboxEmail.to_address == email)
+        .where(OutboxEmail.kind == "offline_receipt")
+        .where(col(OutboxEmail.created_at) > now - RECEIPT_INTERVAL)
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def list_messages(ctx: Context, agent: Agent, *, handled: bool | None,
