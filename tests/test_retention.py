@@ -137,3 +137,23 @@ async def test_purge_command_dry_run_and_progress(ctx: Context, tmp_path: Path,
     captured = capsys.readouterr()
     assert "audit_events 2" in captured.out and "conversations 0" in captured.out
     assert "[" in captured.err and "2/2" in captured.err  # the progress bar
+
+
+@pytest.mark.postgres
+async def test_purge_on_postgresql(postgres_url: str) -> None:
+    from chatserver.db import migrate
+    from chatserver.settings import load_settings
+
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    settings = load_settings(environ={}, overrides={
+        "database_url": postgres_url, "privacy": {"purge_batch_size": 10}})
+    pg = build_context(settings, EventBus(None), clock=lambda: NOW)
+    try:
+        await populate(pg)
+        counts = await retention.purge(pg)
+        assert counts.as_dict() == {"messages": 37, "conversations": 2, "offline_messages": 1,
+                                    "emails": 3, "audit_events": 1}
+        assert await ids(pg, Conversation, Conversation.id) == {
+            "closed_recent", "closed_late", "open_recent"}
+    finally:
+        await pg.db.kw["bind"].dispose()
