@@ -217,10 +217,12 @@ async def test_before_start_chat_nothing_is_stored_and_only_the_chat_server_is_a
     page.on("console", lambda msg: violations.append(msg.text)
             if "Content Security Policy" in msg.text else None)
     host_site.embed(chat.url, lang="en")
+    await page.emulate_media(reduced_motion="reduce")
     await page.goto(f"{host_site.origin}/")
     launcher = _widget(page).locator(".launch")
     await expect(launcher).to_be_visible()
     await launcher.click()
+    assert await _widget(page).evaluate("(host) => host.shadowRoot.getAnimations().length") == 0
     await expect(page.get_by_role("button", name="Start chat")).to_be_visible()
     await expect(page.get_by_role("dialog")).to_have_css("color", "rgb(26, 26, 26)")
     assert await _storage(page) == {"cookies": "", "local": 0, "session": []}
@@ -386,12 +388,19 @@ async def test_server_restart_mid_chat_loses_and_doubles_nothing(
         re.compile("katkon aikana.*Lähetetään…"))
 
     app = create_app(chat.settings)
+    # Before the new node listens, the agent's next message is stored: a gap for the widget.
+    from chatserver.db.models import Agent
+    from chatserver.keys import CONTEXT
+    from chatserver.services import conversations
+
+    async with app[CONTEXT].db() as session:
+        anna = (await session.exec(select(Agent))).one()
+    await conversations.post_agent_message(app[CONTEXT], anna, conversation_id, "a2",
+                                           "vastaus 2")
     server = await aiohttp_server(app, port=chat.settings.port)
     again = Chat(server, chat.settings, app)
     try:
         agent = await again.agent("anna@example.fi")
-        await agent.call("message", {"conversation_id": conversation_id, "client_id": "a2",
-                                     "text": "vastaus 2"})
         await expect(_widget(page).locator(".status")).to_have_text(
             "Keskustelet henkilön Anna kanssa.", timeout=15_000)
         # "vastaus 2" was stored while the widget was away (a gap it fills from history);
@@ -408,6 +417,27 @@ async def test_server_restart_mid_chat_loses_and_doubles_nothing(
         assert seqs == [1, 2, 3, 4, 5]
     finally:
         await again.close()
+
+
+@pytest.mark.browser
+async def test_a_refused_message_shows_as_failed_with_a_retry(chat: Chat, page: Any) -> None:
+    await chat.agent("anna@example.fi", "Anna")
+    await page.goto(chat.url + "/")
+    await _start_chat(page)
+    await _send(page, "ensimmäinen")
+    await expect(_widget(page).locator("li.me time")).to_have_count(1)
+    await _send(page, "kello \u0007 soi")  # a control character: the server refuses it
+    failed = _widget(page).locator("li.failed")
+    await expect(failed).to_contain_text("Kentässä ”text” on merkkejä, joita ei sallita.")
+    await expect(failed.get_by_role("button", name="Yritä uudelleen")).to_be_visible()
+    await screenshot(page, "8-failed-message")
+    await _send(page, "toinen")
+    await expect(_widget(page).locator("li.me time")).to_have_count(2)
+    await failed.get_by_role("button", name="Yritä uudelleen").click()
+    await expect(_widget(page).locator("li.failed")).to_have_count(1)
+    async with chat.ctx.db() as session:
+        texts = [m.text for m in (await session.exec(select(Message).order_by(Message.seq)))]
+    assert texts == ["ensimmäinen", "toinen"]
 
 
 @pytest.mark.browser

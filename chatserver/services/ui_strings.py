@@ -42,6 +42,7 @@ WIDGET_STRINGS: dict[str, str] = {
     "state_closed": _("The chat has ended."),
     "nobody_online": _("No one is online right now."),
     "leave_message": _("Leave a message instead"),
+    "talk_to_person": _("Talk to a person"),
     "typing": _("{name} is typing…"),
     "agent": _("Customer service"),
     "you": _("You"),

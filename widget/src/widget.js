@@ -137,7 +137,9 @@ async function openPanel (focus) {
   if (S.started) show(E.chat, focus && E.input)
   else {
     try { await loadConfig() } catch (e) { /* keep the last configuration */ }
-    show(S.cfg.online || !S.cfg.features.offline_form ? noticeView() : offlineView())
+    // With nobody online the offline form comes first, unless a FAQ bot can answer meanwhile.
+    const features = S.cfg.features || {}
+    show(S.cfg.online || features.bot || !features.offline_form ? noticeView() : offlineView())
   }
   E.launcher.hidden = true
   E.panel.hidden = false
@@ -317,6 +319,8 @@ function buildChat () {
   E.typing = h('p', { class: 'typing' })
   E.note = h('p', { class: 'bar', hidden: true }, t('nobody_online'), ' ',
     h('button', { class: 'link', type: 'button', onclick: () => show(offlineView()) }, t('leave_message')))
+  E.handoff = h('p', { class: 'bar', hidden: true },
+    h('button', { class: 'link', type: 'button', onclick: handoff }, t('talk_to_person')))
   E.alert = h('p', { class: 'bar alert', role: 'alert' })
   E.input = h('textarea', { id: 'cs-msg', maxlength: String((S.cfg.limits || {}).max_message_chars || 4000), onkeydown: onComposeKey, oninput: onTypingInput })
   E.compose = h('form', { class: 'compose', novalidate: true, onsubmit: (ev) => { ev.preventDefault(); sendText() } },
@@ -324,7 +328,7 @@ function buildChat () {
     h('button', { class: 'btn', type: 'submit' }, t('send')))
   E.end = h('div', { class: 'end', hidden: true },
     h('button', { class: 'btn', type: 'button', onclick: newChat }, t('new_chat')))
-  E.chat = h('div', { class: 'cv' }, E.list, E.typing, E.note, E.alert, E.compose, E.end)
+  E.chat = h('div', { class: 'cv' }, E.list, E.typing, E.note, E.handoff, E.alert, E.compose, E.end)
 }
 
 function onComposeKey (ev) {
@@ -363,6 +367,12 @@ function newChat () {
   store.clear()
   show(E.chat, E.input)
   connect()
+}
+
+async function handoff () {
+  const ack = await S.conn.call('handoff', {})
+  if (ack.ok) setConversation(ack.conversation)
+  else E.alert.textContent = errorText(ack)
 }
 
 async function endChat () {
@@ -563,7 +573,9 @@ function renderState () {
   E.end.hidden = !closed
   E.endItem.hidden = closed
   E.transcriptItem.hidden = closed || !(S.cfg.features || {}).transcript
-  E.note.hidden = !(c && c.state === 'queued' && !S.cfg.online && (S.cfg.features || {}).offline_form)
+  const features = S.cfg.features || {}
+  E.note.hidden = !(c && (c.state === 'queued' || c.state === 'bot') && !S.cfg.online && features.offline_form)
+  E.handoff.hidden = !(c && c.state === 'bot' && S.cfg.online)
 }
 
 // ---------------------------------------------------------------- the connection
