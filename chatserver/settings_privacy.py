@@ -137,7 +137,8 @@ class PrivacySettings(_Section):
     collect_user_agent: bool = Field(False, description="Store the visitor's browser "
                                      "identification (user agent) with the conversation.")
     collect_page_url: bool = Field(False, description="Store the address of the page the "
-                                   "chat was opened on with the conversation.")
+                                   "chat was opened on (without its query and fragment) with "
+                                   "the conversation.")
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings)  # type: ignore[arg-type]
     enforce_eu: bool = Field(True, description="Refuse to start when an external endpoint is "
