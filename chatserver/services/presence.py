@@ -116,7 +116,7 @@ async def heartbeat(ctx: Context, sids: list[str]) -> None:
             delete(AgentConnection).where(col(AgentConnection.heartbeat_at) < stale_before)
         )
     await publish_availability(ctx)
-    if expired.rowcount:  # type: ignore[attr-defined]
+    if expired.rowcount:
         # Another node died with agents on it: the consoles' list of who is online changed.
         await publish_agents(ctx)
 
