@@ -7,6 +7,7 @@ A bad value stops start-up with one line that names the key and the expected for
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -121,6 +122,13 @@ class Settings(_Section):
         description="Origins of the host sites that may embed the widget, such as "
         "https://www.example.fi. The server's own origin is always allowed.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (such as 10.0.0.0/8) of the reverse proxies in front "
+        "of the nodes. A request from one of them counts as coming from the last address in its "
+        "X-Forwarded-For header that is not a trusted proxy (for login throttling); empty trusts "
+        "no header.",
+    )
     data_dir: str = Field(
         "./data", description="Folder for the SQLite database and other local files."
     )
@@ -161,6 +169,17 @@ class Settings(_Section):
         if value and not _is_origin_like(value):
             raise ValueError("expected an http(s) URL such as https://chat.example.fi")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network such as 10.0.0.0/8"
+                                 ) from None
+        return [entry.strip() for entry in value]
 
     @field_validator("allowed_origins")
     @classmethod

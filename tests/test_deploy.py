@@ -127,6 +127,7 @@ def test_compose_settings_load_and_pass_the_eu_check() -> None:
     assert settings.redis_url == "redis://redis:6379/0"
     assert residency.problems(settings) == []
     assert settings.environment == "production"
+    assert settings.trusted_proxies and settings.trusted_proxies != ["127.0.0.1", "::1"]
     node_ids = re.findall(r"CHATSERVER_NODE_ID:\s*(\S+)", text)
     assert len(node_ids) == len(set(node_ids)) == 2
 

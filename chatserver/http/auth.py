@@ -7,6 +7,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import StringConstraints
 
+from chatserver.http import proxies
 from chatserver.http.common import authenticate, read_json
 from chatserver.keys import CONTEXT
 from chatserver.realtime.agent import SESSION_COOKIE
@@ -21,7 +22,9 @@ class LoginBody(Payload):
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    trusted = proxies.networks(request.app[CONTEXT].settings.trusted_proxies)
+    return proxies.client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
+                                  trusted)
 
 
 async def login(request: web.Request) -> web.Response:
