@@ -68,7 +68,7 @@ li.failed .meta{color:#b3261e}
 .bar:empty{padding:0}
 .cv{display:flex;flex-direction:column;flex:1;min-height:0}
 .view{display:flex;flex-direction:column;gap:10px}
-.compose{border-top:1px solid #ddd;padding:10px;display:flex;gap:8px;align-items:flex-end}
-.compose textarea{resize:none;height:60px}
+.compose{border-top:1px solid #ddd;padding:10px;display:flex;flex-direction:row;gap:8px;align-items:flex-end}
+.compose textarea{resize:none;height:60px;flex:1;min-width:0}
 .end{border-top:1px solid #ddd;padding:12px;text-align:center}
 `

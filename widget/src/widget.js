@@ -248,8 +248,8 @@ function offlineView () {
       if (!S.started) stopConnection()
       show(infoView(t('offline_sent'), S.started ? t('back_to_chat') : t('close'), S.started ? () => show(E.chat, E.input) : closePanel))
     }
-  }, h('h3', {}, t('offline_heading')), h('p', {}, t('offline_intro')), name.el, email.el, text.el,
-  noticeBox(), h('p', { class: 'muted' }, t('offline_ack')), alert, h('p', {}, send))
+  }, h('h3', {}, t('offline_heading')), h('p', {}, t('offline_intro')), noticeBox(),
+  name.el, email.el, text.el, h('p', { class: 'muted' }, t('offline_ack')), alert, h('p', {}, send))
   form.focusTarget = name.input
   return form
 }
@@ -662,7 +662,10 @@ function onRefused (data) {
 // ---------------------------------------------------------------- start-up
 
 async function boot () {
-  if (!script || document.querySelector('chatserver-widget')) return
+  // One widget per page, even when the tag is included twice.
+  const once = Symbol.for('chatserver-widget')
+  if (!script || window[once]) return
+  window[once] = true
   S.server = new URL(script.src, document.baseURI).origin
   const wanted = [script.dataset.lang].concat(navigator.languages || [navigator.language])
   S.lang = wanted.map((l) => String(l || '').slice(0, 2).toLowerCase()).find((l) => SUPPORTED.includes(l))
