@@ -20,7 +20,7 @@ from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
-from chatserver.services import notice, outbox, presence, residency, retention
+from chatserver.services import bot, notice, outbox, presence, residency, retention
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.events import EventBus
 from chatserver.services.metrics import Metrics
@@ -49,6 +49,7 @@ def build_context(settings: Settings, bus: EventBus,
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None
                ) -> web.Application:
     residency.enforce(settings)  # personal data stays in the EU/EEA: services/residency.py
+    bot.check(settings)  # a malformed FAQ file stops start-up: services/bot_faq.py
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
         middlewares=[error_middleware, security_headers],

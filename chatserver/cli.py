@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatserver import cli_privacy
+from chatserver import cli_bot, cli_privacy
 from chatserver.errors import ServiceError
 from chatserver.settings import ConfigError, Settings, load_settings
 
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("email")
     token.add_argument("--label", default="", help="what the token is for")
     cli_privacy.add_commands(commands)
+    cli_bot.add_commands(commands)
     return parser
 
 
@@ -198,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
             _agent_command(settings, args)
         elif args.command in cli_privacy.COMMANDS:
             cli_privacy.run(settings, args)
+        elif args.command in cli_bot.COMMANDS:
+            cli_bot.run(settings, args)
     except ServiceError as exc:
         from chatserver.i18n import Translator
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chatserver.settings_bot import BotSettings
 from chatserver.settings_performance import PerformanceSettings
 from chatserver.settings_privacy import PrivacySettings
 from chatserver.settings_smtp import SmtpSettings
@@ -160,6 +161,7 @@ class Settings(_Section):
     presence: PresenceSettings = Field(default_factory=PresenceSettings)  # type: ignore[arg-type]
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    bot: BotSettings = Field(default_factory=BotSettings)  # type: ignore[arg-type]
     performance: PerformanceSettings = Field(
         default_factory=PerformanceSettings)  # type: ignore[arg-type]
 

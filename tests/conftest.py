@@ -44,6 +44,9 @@ def make_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:
         "auth": {**CHEAP_ARGON2, "session_recheck_seconds": 0},
         "limits": {"events_per_second": 1000, "event_burst": 1000},
         "presence": {"heartbeat_seconds": 0.5, "timeout_seconds": 3},
+        # The FAQ assistant is on by default; the older tests expect conversations to start
+        # `queued`, so it is off here and tests/test_bot.py turns it on (bot={"enabled": True}).
+        "bot": {"enabled": False},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

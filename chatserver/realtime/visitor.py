@@ -114,7 +114,7 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
 
     async def on_handoff(self, conn: VisitorConnection, data: Any) -> Ack:
         parse(Empty, data)
-        view = await conversations.handoff(self.ctx, conn.me)
+        view = await conversations.handoff(self.ctx, conn.me, sid=conn.sid)
         await self.enter_room(conn.sid, conversation_room(view["id"]))
         return ok(conversation=view)
 

@@ -166,7 +166,7 @@ async def post_visitor_message(
     try:
         async with ctx.db.begin() as session:
             if visitor.conversation_id is None:
-                opened = _open(ctx, visitor, "queued")
+                opened = _open(ctx, visitor, "bot" if ctx.settings.bot.enabled else "queued")
                 session.add(opened)
                 await session.flush()
                 visitor.conversation_id = opened.id
@@ -189,6 +189,13 @@ async def post_visitor_message(
     await ctx.bus.to_visitors_of(message.conversation_id, "message", view, skip_sid=sid)
     if agent_id is not None:
         await ctx.bus.to_agent(agent_id, "message", view)
+    if ctx.settings.bot.enabled and agent_id is None:
+        from chatserver.services import bot  # the FAQ assistant builds on this module
+
+        handled = await bot.after_visitor_message(ctx, visitor, message.conversation_id, text,
+                                                  opened=opened is not None, sid=sid)
+        if opened is not None and handled is not None:
+            return Posted(view, handled)
     if opened is not None:
         await publish_queue(ctx)
         return Posted(view, await visitor_view(ctx, opened))
@@ -337,8 +344,12 @@ async def transfer(ctx: Context, agent: Agent, conversation_id: str, target_id: 
     await ctx.bus.to_visitors_of(conversation_id, "message", message_view(note))
 
 
-async def handoff(ctx: Context, visitor: Visitor) -> dict[str, Any]:
+async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dict[str, Any]:
     """The visitor asks for a person: queue the conversation (opening it if need be)."""
+    if ctx.settings.bot.enabled:
+        from chatserver.services import bot  # with the assistant on, it may offer the form
+
+        return await bot.handoff(ctx, visitor, sid)
     now = ctx.clock()
     opened = False
     async with ctx.db.begin() as session:

@@ -54,6 +54,13 @@ class EventBus:
             for namespace in (VISITOR_NS, AGENT_NS):
                 await self._sio.emit(event, data, namespace=namespace, ignore_queue=True)
 
+    async def join_conversation(self, sid: str, conversation_id: str) -> None:
+        """Put a visitor socket of this node in its conversation's room (used when a service
+        opens the conversation and speaks in it before the handler returns)."""
+        if self._sio is not None:
+            await self._sio.enter_room(sid, conversation_room(conversation_id),
+                                       namespace=VISITOR_NS)
+
     async def disconnect_visitors_of(self, conversation_id: str) -> None:
         if self._sio is not None:
             await self._sio.close_room(conversation_room(conversation_id), namespace=VISITOR_NS)

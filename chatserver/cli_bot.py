@@ -1,0 +1,59 @@
+"""The assistant's commands of `chatserver`: `bot eval FILE` and `bot check`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from chatserver.settings import ConfigError, Settings
+
+COMMANDS = ("bot",)
+
+
+def add_commands(commands: Any) -> None:
+    bot = commands.add_parser("bot", help="the built-in FAQ assistant")
+    actions = bot.add_subparsers(dest="action", required=True, metavar="ACTION")
+    evaluate = actions.add_parser(
+        "eval", help="measure the assistant on a labelled set of questions (docs/bot.md)")
+    evaluate.add_argument("file", metavar="FILE",
+                          help="lines of LANGUAGE<TAB>QUESTION<TAB>ENTRY_ID or none")
+    evaluate.add_argument("--faq", metavar="PATH",
+                          help="FAQ file to use instead of the bot.faq_file setting")
+    evaluate.add_argument("--threshold", type=float,
+                          help="confidence threshold instead of the bot.threshold setting")
+    evaluate.add_argument("--verbose", "-v", action="store_true",
+                          help="also list every question answered wrongly")
+    evaluate.add_argument("--min", type=float, default=0.0, metavar="SHARE",
+                          help="exit with status 1 when a language scores below SHARE "
+                          "(such as 0.9) in scope or out of scope")
+    check = actions.add_parser("check", help="read the FAQ file and report problems")
+    check.add_argument("--faq", metavar="PATH",
+                       help="FAQ file to check instead of the bot.faq_file setting")
+
+
+def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
+    bot = settings.bot.model_copy(update={
+        key: value for key, value in (("faq_file", args.faq),
+                                      ("threshold", getattr(args, "threshold", None)))
+        if value is not None})
+    return settings.model_copy(update={"bot": bot})
+
+
+def run(settings: Settings, args: argparse.Namespace) -> None:
+    from chatserver.services import bot, bot_eval
+
+    settings = _with_overrides(settings, args)
+    try:
+        knowledge = bot.knowledge(settings)
+        scores = bot_eval.evaluate(settings, Path(args.file)) if args.action == "eval" else {}
+    except (ConfigError, OSError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if args.action == "check":
+        sizes = ", ".join(f"{lang} {len(index)}" for lang, index in knowledge.indexes.items())
+        print(f"{settings.bot.faq_path}: ok (entries per language with the privacy questions: "
+              f"{sizes})")
+        return
+    print(bot_eval.report(scores, settings.bot.threshold, args.verbose))
+    if any(min(s.accuracy, s.refusal_rate) < args.min for s in scores.values()):
+        raise SystemExit(1)

@@ -1,0 +1,279 @@
+"""The built-in FAQ assistant (docs/bot.md): greets, answers from the operator's FAQ and the
+live privacy notice, and hands the visitor to a person.
+
+With `bot.enabled`, a new conversation starts in state `bot`. conversations.post_visitor_message
+calls `after_visitor_message` once the visitor's message is committed; it appends the bot's
+messages (author kind `bot`) in one transaction, taken with a conditional UPDATE on the row still
+being in state `bot`, so a conversation an agent has meanwhile claimed is left alone. A hand-off
+(the visitor's words, the `handoff` event, or a question the bot cannot answer confidently)
+queues the conversation when an agent is online; when none is, the bot stays and offers the
+offline form (`offer_offline_form` in the `conversation` event). Nothing leaves the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatserver.db.models import Conversation, Message
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.services import bot_faq, bot_privacy, presence
+from chatserver.services.bot_match import _WORD, Document, Index
+from chatserver.services.context import Context
+from chatserver.services.conversations import (
+    Visitor,
+    _append,
+    _open,
+    publish_queue,
+    visitor_view,
+)
+from chatserver.services.views import message_view
+from chatserver.settings import LANGUAGES, Settings
+
+log = logging.getLogger(__name__)
+PRIVACY_FAQ = Path(__file__).resolve().parent.parent / "faq" / "privacy.toml"
+
+GREETING = _("Hello! I am an automatic assistant and I answer common questions right away. "
+             "To chat with a person, just say so.")
+TO_QUEUE = _("I will pass you to a person from our customer service. Please wait a moment; "
+             "they will see what we have written here.")
+UNSURE_TO_QUEUE = _("I am not sure I understood. I will pass your question to a person from our "
+                    "customer service; please wait a moment.")
+OFFLINE = _("No one from our customer service is online right now. You can leave a message and "
+            "we will reply by email, or ask me something else.")
+UNSURE_OFFLINE = _("I am not sure I understood, and no one from our customer service is online "
+                   "right now. You can leave a message and we will reply by email, or ask me "
+                   "in other words.")
+
+# Words that ask for a person, matched on whole lower-case words (not stems: "personal" is not
+# "person"). Per language: exact words, then prefixes. The unambiguous ones work in any language.
+HANDOFF_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "fi": (frozenset({"henkilö", "henkilön", "henkilölle", "henkilöä", "agentti", "agentin",
+                      "agentille", "myyjä", "myyjän", "myyjälle", "työntekijä", "työntekijän",
+                      "työntekijälle", "joku", "jonkun", "jollekin"}),
+           ("ihmi", "asiakaspalvelij", "asiakaspalvelijo", "virkailij")),
+    "sv": (frozenset({"person", "personen", "personal", "personalen", "agent", "agenten",
+                      "någon", "handläggare", "handläggaren", "säljare", "säljaren"}),
+           ("männi", "kundtjänstmedarbetar", "medarbetar", "kundtjänstpersonal")),
+    "en": (frozenset({"human", "humans", "person", "agent", "agents", "representative",
+                      "operator", "someone", "somebody", "staff", "employee", "people"}),
+           ()),
+}
+UNIVERSAL_HANDOFF = (frozenset({"human", "humans", "ihminen", "människa"}),
+                     ("ihmi", "asiakaspalvelij", "männi", "kundtjänstmedarbetar"))
+# Word pairs that contain a hand-off word but do not ask for a person.
+NOT_HANDOFF = {"en": {("in", "person")}, "sv": {("personal", "data")}}
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    answers: dict[tuple[str, str], str]  # (entry id, language) → the operator's answer
+    indexes: dict[str, Index]
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str  # "answer", "handoff" (the visitor asked for a person) or "unsure"
+    entry_id: str | None = None
+    confidence: float = 0.0
+
+
+_CACHE: dict[tuple[Any, ...], Knowledge] = {}
+
+
+def knowledge(settings: Settings) -> Knowledge:
+    """The FAQ (plus the privacy questions) indexed per language; re-read when the file
+    changes. A malformed file raises FaqError at start-up (`check`); if it is edited into a
+    malformed state while running, the error is logged and the previous version kept."""
+    path = settings.bot.faq_path
+    try:
+        stat = path.stat()
+        key: tuple[Any, ...] = (str(path), stat.st_mtime_ns, stat.st_size,
+                                settings.bot.privacy_answers)
+    except OSError:
+        key = (str(path), None, None, settings.bot.privacy_answers)
+    found = _CACHE.get(key)
+    if found is not None:
+        return found
+    try:
+        built = build(bot_faq.load(path), settings.bot.privacy_answers)
+    except bot_faq.FaqError:
+        previous = [k for k in _CACHE if k[0] == str(path) and k[3] == key[3]]
+        if not previous:
+            raise
+        log.exception("bot: the FAQ file changed but cannot be used; keeping the previous one")
+        return _CACHE[previous[-1]]
+    for stale in [k for k in _CACHE if k[0] == str(path) and k[3] == key[3]]:
+        del _CACHE[stale]
+    _CACHE[key] = built
+    return built
+
+
+def build(entries: list[bot_faq.Entry], privacy_answers: bool = True) -> Knowledge:
+    if privacy_answers:
+        entries = [*entries, *bot_faq.load(PRIVACY_FAQ, answers=False)]
+    answers: dict[tuple[str, str], str] = {}
+    documents: dict[str, list[Document]] = {language: [] for language in LANGUAGES}
+    for entry in entries:
+        for language, part in entry.languages.items():
+            answers[(entry.id, language)] = part.answer
+            documents[language].append(Document(entry.id, part.questions, part.keywords))
+    return Knowledge(answers, {lang: Index(lang, docs) for lang, docs in documents.items()})
+
+
+def check(settings: Settings) -> None:
+    """At start-up: stop with FaqError (a ConfigError) when the FAQ file is malformed."""
+    if settings.bot.enabled:
+        knowledge(settings)
+
+
+def wants_person(language: str, text: str) -> bool:
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+    exact, prefixes = HANDOFF_WORDS.get(language, (frozenset(), ()))
+    skip = NOT_HANDOFF.get(language, set())
+    for position, word in enumerate(words):
+        if (words[position - 1] if position else "", word) in skip or \
+                (word, words[position + 1] if position + 1 < len(words) else "") in skip:
+            continue
+        if word in exact or word in UNIVERSAL_HANDOFF[0] or \
+                word.startswith(prefixes + UNIVERSAL_HANDOFF[1]):
+            return True
+    return False
+
+
+def decide(settings: Settings, language: str, text: str) -> Decision:
+    """Explicit hand-off words win; then the best FAQ entry if it is confident enough."""
+    if wants_person(language, text):
+        return Decision("handoff")
+    index = knowledge(settings).indexes.get(language)
+    if index is None:
+        return Decision("unsure")
+    match = index.match(text)
+    if match.id is not None and match.confidence >= settings.bot.threshold:
+        return Decision("answer", match.id, match.confidence)
+    return Decision("unsure", match.id, match.confidence)
+
+
+def answer_text(ctx: Context, language: str, entry_id: str) -> tuple[str, list[str]]:
+    if entry_id in bot_privacy.IDS:
+        return bot_privacy.answer(ctx, language, entry_id)
+    return knowledge(ctx.settings).answers[(entry_id, language)], []
+
+
+def _t(ctx: Context, language: str, msgid: str) -> str:
+    return ctx.translator.gettext(language, msgid)
+
+
+async def _say(ctx: Context, session: AsyncSession, conversation_id: str, text: str) -> Message:
+    message, _agent = await _append(ctx, session, conversation_id, kind="bot", text=text)
+    return message
+
+
+async def _emit(ctx: Context, conversation_id: str,
+                said: list[tuple[Message, list[str]]]) -> None:
+    for message, actions in said:
+        view = message_view(message)
+        if actions:
+            view["actions"] = actions  # a hint for the widget; not stored (docs/protocol.md)
+        await ctx.bus.to_visitors_of(conversation_id, "message", view)
+
+
+async def after_visitor_message(ctx: Context, visitor: Visitor, conversation_id: str,
+                                text: str, *, opened: bool,
+                                sid: str | None = None) -> dict[str, Any] | None:
+    """Answer or hand off after the visitor's committed message. Returns the visitor's view of
+    the conversation when the bot handled the message (state and `offer_offline_form`)."""
+    if opened and sid is not None:
+        # The socket enters the room now, so it hears the greeting before the ack arrives.
+        await ctx.bus.join_conversation(sid, conversation_id)
+    decision = decide(ctx.settings, visitor.language, text)
+    online = decision.kind != "answer" and await presence.is_online(ctx)
+    now = ctx.clock()
+    said: list[tuple[Message, list[str]]] = []
+    async with ctx.db.begin() as session:
+        locked = (await session.exec(
+            update(Conversation).where(col(Conversation.id) == conversation_id)
+            .where(col(Conversation.state) == "bot").values(last_activity_at=now)
+            .returning(col(Conversation.id)))).first()
+        if locked is None:
+            return None  # claimed, queued or closed meanwhile: the bot stays quiet
+        if opened and ctx.settings.bot.greeting:
+            said.append((await _say(ctx, session, conversation_id,
+                                    _t(ctx, visitor.language, GREETING)), []))
+        if decision.kind == "answer" and decision.entry_id is not None:
+            reply, actions = answer_text(ctx, visitor.language, decision.entry_id)
+            said.append((await _say(ctx, session, conversation_id, reply), actions))
+        else:
+            unsure = decision.kind == "unsure"
+            if online:
+                note = UNSURE_TO_QUEUE if unsure else TO_QUEUE
+                await session.exec(update(Conversation)
+                                   .where(col(Conversation.id) == conversation_id)
+                                   .values(state="queued", queued_at=now))
+            else:
+                note = UNSURE_OFFLINE if unsure else OFFLINE
+            actions = [] if online else ["offline_form"]
+            said.append((await _say(ctx, session, conversation_id,
+                                    _t(ctx, visitor.language, note)), actions))
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+    await _emit(ctx, conversation_id, said)
+    return await _announce(ctx, conversation, offer=decision.kind != "answer" and not online)
+
+
+async def _announce(ctx: Context, conversation: Conversation, *, offer: bool) -> dict[str, Any]:
+    view = await visitor_view(ctx, conversation)
+    if offer:
+        view["offer_offline_form"] = True
+    if conversation.state == "queued" or offer:
+        await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
+    if conversation.state == "queued":
+        await publish_queue(ctx)
+    return view
+
+
+async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dict[str, Any]:
+    """The visitor asked for a person (the `handoff` event) while the bot is on: queue the
+    conversation when an agent is online, else offer the offline form in the chat."""
+    online = await presence.is_online(ctx)
+    now = ctx.clock()
+    said: list[tuple[Message, list[str]]] = []
+    async with ctx.db.begin() as session:
+        if visitor.conversation_id is None:
+            opened = _open(ctx, visitor, "queued" if online else "bot")
+            session.add(opened)
+            await session.flush()
+            visitor.conversation_id = conversation_id = opened.id
+            state, fresh = opened.state, True
+        else:
+            conversation_id = visitor.conversation_id
+            found = await session.get(Conversation, conversation_id)
+            if found is None:
+                raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+            if found.state == "closed":
+                raise ServiceError(Code.CLOSED)
+            state, fresh = found.state, False
+        if fresh or state == "bot":
+            if online:
+                await session.exec(update(Conversation)
+                                   .where(col(Conversation.id) == conversation_id)
+                                   .values(state="queued", queued_at=now))
+            said.append((await _say(ctx, session, conversation_id,
+                                    _t(ctx, visitor.language, TO_QUEUE if online else OFFLINE)),
+                         [] if online else ["offline_form"]))
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+    if fresh and sid is not None:
+        await ctx.bus.join_conversation(sid, conversation_id)
+    await _emit(ctx, conversation_id, said)
+    if not said:  # already queued or with an agent: nothing changes
+        return await visitor_view(ctx, conversation)
+    return await _announce(ctx, conversation, offer=not online)

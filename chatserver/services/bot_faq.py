@@ -1,0 +1,200 @@
+"""Reading the operator's FAQ file (TOML) for the assistant; the format is in docs/bot.md.
+
+    [[entry]]
+    id = "delivery_time"
+
+    [entry.fi]
+    questions = ["Kuinka kauan toimitus kestää?", "Milloin paketti tulee?"]
+    keywords = ["toimitusaika"]
+    answer = "Toimitamme 1–3 arkipäivässä. Lue lisää: https://shop.example.fi/toimitus"
+
+Every problem is reported as a `FaqError` (a ConfigError, so start-up stops) that names the
+file, the line and the entry.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatserver.settings import LANGUAGES, ConfigError
+
+MAX_ANSWER_CHARS = 2000
+MAX_TEXTS = 200
+RESERVED_PREFIX = "privacy."
+_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_ENTRY_HEADER = re.compile(r"^\s*\[\[\s*entry\s*\]\]")
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!]")
+_SCHEME = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*):")
+SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+
+
+class FaqError(ConfigError):
+    """A malformed FAQ file; the message names the file, the line and the entry."""
+
+
+@dataclass(frozen=True)
+class Answerable:
+    questions: tuple[str, ...]
+    keywords: tuple[str, ...]
+    answer: str  # empty for the built-in privacy entries, whose answers are generated
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    line: int
+    languages: dict[str, Answerable] = field(default_factory=dict)
+
+
+def load(path: Path, *, answers: bool = True) -> list[Entry]:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FaqError(f"bot.faq_file: {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FaqError(f"bot.faq_file: {path} cannot be read as UTF-8 text ({exc})") from None
+    return parse(raw, str(path), answers=answers)
+
+
+def parse(raw: str, name: str, *, answers: bool = True) -> list[Entry]:
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise FaqError(f"FAQ {name}: not valid TOML{_around(raw, exc)}: {exc}") from None
+    lines = raw.splitlines()
+    for key in data:
+        if key != "entry":
+            raise FaqError(f"FAQ {name}: line {_find(lines, 0, len(lines), key)}: unknown key "
+                           f"{key!r}; write each entry as an [[entry]] table")
+    items = data.get("entry", [])
+    if not isinstance(items, list) or not items:
+        raise FaqError(f"FAQ {name}: no entries; write each entry as an [[entry]] table")
+    starts = [n for n, text in enumerate(lines) if _ENTRY_HEADER.match(text)]
+    entries: list[Entry] = []
+    seen: dict[str, int] = {}
+    for position, item in enumerate(items):
+        start = starts[position] if position < len(starts) else 0
+        end = starts[position + 1] if position + 1 < len(starts) else len(lines)
+        entry = _entry(item, position, lines, start, end, name, answers)
+        if entry.id in seen:
+            raise FaqError(f"FAQ {name}: line {entry.line}: entry {entry.id!r}: the id is "
+                           f"already used by the entry on line {seen[entry.id]}")
+        seen[entry.id] = entry.line
+        entries.append(entry)
+    return entries
+
+
+def _around(raw: str, exc: tomllib.TOMLDecodeError) -> str:
+    """ " in entry 'x'" for a syntax error after that entry's [[entry]] header, else ""."""
+    found = re.search(r"at line (\d+)", str(exc))
+    if found is None:
+        return ""
+    entry_id = None
+    for text in raw.splitlines()[:int(found.group(1))]:
+        if _ENTRY_HEADER.match(text):
+            entry_id = "?"
+        elif entry_id == "?" and (named := re.match(r'^\s*id\s*=\s*"([^"]*)"', text)):
+            entry_id = named.group(1)
+    if entry_id is None:
+        return ""
+    return f" in entry {entry_id!r}" if entry_id != "?" else " in an entry without an id yet"
+
+
+def _find(lines: list[str], start: int, end: int, key: str) -> int:
+    """1-based line of `key = ...` (or of a [..key] header) within lines[start:end]."""
+    pattern = re.compile(rf"^\s*(\[+[^\]]*\.)?\"?{re.escape(key)}\"?\s*(=|\])")
+    for number in range(start, end):
+        if pattern.match(lines[number]):
+            return number + 1
+    return start + 1
+
+
+def _entry(item: Any, position: int, lines: list[str], start: int, end: int, name: str,
+           answers: bool) -> Entry:
+    line = start + 1
+    if not isinstance(item, dict):
+        raise FaqError(f"FAQ {name}: line {line}: entry number {position + 1} is not a table")
+    entry_id = item.get("id")
+    label = f"entry {entry_id!r}" if isinstance(entry_id, str) else f"entry number {position + 1}"
+
+    def fail(key: str, problem: str, section: str | None = None) -> FaqError:
+        begin = start
+        if section is not None:  # look after the [entry.LANG] header (or `LANG =` line)
+            begin = _find(lines, start, end, section) - 1
+        return FaqError(f"FAQ {name}: line {_find(lines, begin, end, key)}: {label}: {problem}")
+
+    if not isinstance(entry_id, str) or not _ID.fullmatch(entry_id):
+        raise fail("id", "`id` must be a short name of lower-case letters, digits and _ . - "
+                   "(such as \"delivery_time\")")
+    if answers and entry_id.startswith(RESERVED_PREFIX):
+        raise fail("id", f"ids starting with {RESERVED_PREFIX!r} are reserved for the built-in "
+                   "privacy answers")
+    for key in item:
+        if key != "id" and key not in LANGUAGES:
+            raise fail(key, f"unknown key {key!r}; expected id and the languages "
+                       f"{', '.join(LANGUAGES)}")
+    languages: dict[str, Answerable] = {}
+    for language in LANGUAGES:
+        table = item.get(language)
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise fail(language, f"`{language}` must be a table with questions, keywords and "
+                       "answer")
+        languages[language] = _language(
+            table, language, answers,
+            lambda key, problem, lang=language: fail(key, problem, lang))
+    if not languages:
+        raise fail("id", "no language: add an [entry.fi], [entry.sv] or [entry.en] table")
+    return Entry(entry_id, line, languages)
+
+
+def _language(table: dict[str, Any], language: str, answers: bool, fail: Any) -> Answerable:
+    allowed = ("questions", "keywords", "answer") if answers else ("questions", "keywords")
+    for key in table:
+        if key not in allowed:
+            raise fail(key, f"{language}: unknown key {key!r}; expected {', '.join(allowed)}")
+    texts: dict[str, tuple[str, ...]] = {}
+    for key in ("questions", "keywords"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                   for v in value):
+            raise fail(key, f"{language}.{key} must be a list of non-empty strings")
+        if len(value) > MAX_TEXTS:
+            raise fail(key, f"{language}.{key} has more than {MAX_TEXTS} items")
+        texts[key] = tuple(v.strip() for v in value)
+    if not texts["questions"] and not texts["keywords"]:
+        raise fail(language, f"{language}: give at least one of questions or keywords")
+    answer = ""
+    if answers:
+        value = table.get("answer")
+        if not isinstance(value, str) or not value.strip():
+            raise fail("answer" if "answer" in table else language,
+                       f"{language}.answer is missing or empty")
+        answer = value.strip()
+        problem = unsafe(answer)
+        if problem:
+            raise fail("answer", f"{language}.answer {problem}")
+    return Answerable(texts["questions"], texts["keywords"], answer)
+
+
+def unsafe(answer: str) -> str | None:
+    """Why an answer is not plain text with safe links, or None when it is."""
+    if len(answer) > MAX_ANSWER_CHARS:
+        return f"is longer than {MAX_ANSWER_CHARS} characters"
+    if _TAG.search(answer):
+        return "contains HTML; answers are plain text (links are written as https://… addresses)"
+    for match in _SCHEME.finditer(answer):
+        scheme = match.group(1).lower()
+        rest = answer[match.end():match.end() + 2]
+        if scheme in ("javascript", "data", "vbscript", "file") or (
+                rest == "//" and scheme not in SAFE_SCHEMES):
+            return (f"contains a {scheme}: link; only https://, http:// and mailto: links are "
+                    "allowed")
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in answer):
+        return "contains control characters"
+    return None

@@ -1,0 +1,40 @@
+"""The `[bot]` settings section: the built-in FAQ assistant (docs/bot.md).
+
+Kept apart from chatserver/settings.py only to keep that file short; `Settings.bot` is this.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The example FAQ of a small web shop, shipped with chatserver.
+EXAMPLE_FAQ = Path(__file__).resolve().parent / "faq" / "example_shop.toml"
+
+
+class BotSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    enabled: bool = Field(
+        True, description="Start every new conversation with the automatic FAQ assistant; it "
+        "answers what it can from faq_file and hands the visitor to a person otherwise. "
+        "false queues new conversations for an agent at once.")
+    faq_file: str = Field(
+        "", description="The operator's FAQ (TOML, see docs/bot.md). Empty uses the example "
+        "FAQ of a small web shop shipped with chatserver (chatserver/faq/example_shop.toml). "
+        "A malformed file stops start-up with an error naming the entry and the line.")
+    threshold: float = Field(
+        0.4, ge=0.0, le=1.0, description="Least confidence (0..1) for the assistant to answer; "
+        "below it the visitor is handed to a person. Higher answers less often and wrongly "
+        "less often; check a change with `chatserver bot eval`.")
+    greeting: bool = Field(
+        True, description="Greet the visitor (in their language) when a conversation starts, "
+        "saying that an automatic assistant answers and how to reach a person.")
+    privacy_answers: bool = Field(
+        True, description="Answer questions about the visitor's data (what is stored, for how "
+        "long, where, who can read it, how to delete it) from the live privacy notice.")
+
+    @property
+    def faq_path(self) -> Path:
+        return Path(self.faq_file) if self.faq_file else EXAMPLE_FAQ
