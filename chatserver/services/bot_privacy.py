@@ -16,7 +16,6 @@ from chatserver.services.context import Context
 IDS = ("privacy.stored", "privacy.retention", "privacy.location", "privacy.access",
        "privacy.erase")
 
-STORED = _("This is what is stored when you chat with us:")
 RETENTION = _("How long your data is kept:")
 ACCESS = _("Only the customer service staff of {controller} can read the conversation. Each of "
            "them signs in with a personal account, and every reading is logged.")
@@ -40,7 +39,7 @@ def answer(ctx: Context, language: str, entry_id: str) -> tuple[str, list[str]]:
     actions: list[str] = []
     if entry_id == "privacy.stored":
         data = sections["data"]
-        parts = [t(STORED), _bullets(data["items"]), *data["paragraphs"]]
+        parts = [*data["paragraphs"], _bullets(data["items"])]  # "only the data listed below"
     elif entry_id == "privacy.retention":
         parts = [t(RETENTION), _bullets(sections["retention"]["items"])]
     elif entry_id == "privacy.location":
