@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chatserver.http import api, auth, dsar, offline, ops, privacy, public, widget
+from chatserver.http import admin as admin_api
+from chatserver.http import api, auth, console, dsar, offline, ops, privacy, public, widget
 
 
 def setup_routes(app: web.Application) -> None:
@@ -32,3 +33,17 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/offline-messages/{message_id}/reply",
                         offline.reply_to_offline_message)
     app.router.add_get("/api/v1/outbox", offline.list_outbox)
+    # The agent console and its admin REST (docs/console.md).
+    app.router.add_get("/console", console.console_page)
+    app.router.add_get("/console/{tail:.*}", console.console_page)
+    app.router.add_get("/console.js", console.console_asset)
+    app.router.add_get("/console.css", console.console_asset)
+    app.router.add_get("/api/v1/console/strings", console.strings)
+    app.router.add_patch("/api/v1/agents/{agent_id}", admin_api.update_agent)
+    app.router.add_post("/api/v1/agents/{agent_id}/password", admin_api.reset_password)
+    app.router.add_get("/api/v1/canned-responses", admin_api.list_canned)
+    app.router.add_post("/api/v1/canned-responses", admin_api.create_canned)
+    app.router.add_put("/api/v1/canned-responses/{canned_id}", admin_api.update_canned)
+    app.router.add_delete("/api/v1/canned-responses/{canned_id}", admin_api.delete_canned)
+    app.router.add_get("/api/v1/audit", admin_api.list_audit)
+    app.router.add_get("/api/v1/retention", admin_api.retention)

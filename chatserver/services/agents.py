@@ -116,6 +116,23 @@ async def set_disabled(ctx: Context, agent_id: int, disabled: bool,
     return agent
 
 
+async def set_role(ctx: Context, agent_id: int, role: str,
+                   actor_id: int | None = None) -> Agent:
+    """Make an agent an admin or a plain agent; takes effect on their next request."""
+    check_role(role)
+    async with ctx.db.begin() as session:
+        agent = await session.get(Agent, agent_id)
+        if agent is None:
+            raise ServiceError(Code.NOT_FOUND, _("No such agent."))
+        if agent.role != role:
+            agent.role = role
+            session.add(agent)
+            audit.record(ctx, session, "agent.role", actor_kind="cli" if actor_id is None
+                         else "agent", actor_id=actor_id, target_kind="agent",
+                         target_id=agent_id, role=role)
+    return agent
+
+
 async def set_password(ctx: Context, agent_id: int, password: str,
                        actor_id: int | None = None) -> None:
     """A new password ends every existing session of that agent."""
