@@ -27,6 +27,7 @@ from chatserver.db import migrate
 from chatserver.db.models import Conversation
 from chatserver.keys import AGENTS
 from chatserver.services import conversations, presence
+from chatserver.settings import Settings
 from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port, make_settings
 
 pytestmark = pytest.mark.postgres
@@ -91,6 +92,8 @@ class Site:
             "CHATSERVER_LIMITS__EVENT_BURST": "1000",
             **{f"CHATSERVER_AUTH__{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
         })
+        if "bot" in Settings.model_fields:  # as make_settings: conversations start queued
+            env["CHATSERVER_BOT__ENABLED"] = "false"
         process = await asyncio.to_thread(self._spawn, name, env)
         self.processes.append(process)
         url = f"http://127.0.0.1:{port}"
