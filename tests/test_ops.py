@@ -9,9 +9,10 @@ from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
+from sqlmodel import select
 
 from chatserver.app import create_app
-from chatserver.db.models import OutboxEmail
+from chatserver.db.models import AgentConnection, OutboxEmail
 from chatserver.services import metrics, retention
 from chatserver.settings import Settings
 from tests.conftest import Chat
@@ -120,3 +121,19 @@ async def test_each_app_has_its_own_registry(aiohttp_server: Any, tmp_path: Path
     finally:
         await first.close()
         await second.close()
+
+
+async def test_graceful_shutdown_of_a_single_node(chat: Chat) -> None:
+    """Without Redis too: clients hear `shutdown`, the transport closes (so socket.io clients
+    reconnect by themselves), and the agent's presence is gone at once."""
+    agent = await chat.agent("anna@example.fi", "Anna")
+    visitor = await chat.visitor()
+    closed = []
+    visitor.sio.on("disconnect", lambda *args: closed.append(args), namespace="/visitor")
+    await chat.server.close()
+    assert await visitor.next("shutdown") == {"reconnect": True}
+    assert await agent.next("shutdown") == {"reconnect": True}
+    assert closed and not visitor.sio.connected
+    async with chat.ctx.db() as session:
+        rows = (await session.exec(select(AgentConnection))).all()
+    assert rows == []
