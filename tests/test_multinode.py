@@ -20,11 +20,12 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio
+from sqlalchemy import delete
 from sqlmodel import select
 
 from chatserver.app import create_app
 from chatserver.db import migrate
-from chatserver.db.models import Conversation
+from chatserver.db.models import AgentConnection, Conversation
 from chatserver.keys import AGENTS
 from chatserver.services import conversations, presence
 from chatserver.settings import Settings
@@ -427,3 +428,17 @@ async def test_readyz_checks_redis_too(site: Site) -> None:
         await a.ctx.redis.aclose()
         a.ctx.redis = good
 
+
+
+async def test_rows_expired_by_another_node_come_back_on_postgres(site: Site) -> None:
+    a = await site.node("node-a", site.port_a)
+    agent = await a.agent("anna@example.fi", "Anna")
+    sids = a.app[AGENTS].sids()
+    async with a.ctx.db.begin() as session:
+        await session.exec(delete(AgentConnection))
+    # Twice at once: the second finds the row written (no error, no duplicate).
+    await asyncio.gather(presence.heartbeat(a.ctx, sids), presence.heartbeat(a.ctx, sids))
+    async with a.ctx.db() as session:
+        rows = (await session.exec(select(AgentConnection))).all()
+    assert [(r.sid, r.agent_id, r.node_id) for r in rows] == [
+        (sid, agent.welcome["agent"]["id"], "node-a") for sid in sids]

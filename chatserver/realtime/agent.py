@@ -125,8 +125,9 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         await asyncio.sleep(0.2)
         await self.disconnect(sid)
 
-    def sids(self) -> list[str]:
-        return list(self.connections)
+    def sids(self) -> dict[str, int]:
+        """This node's live agent sockets, {sid: agent id} (for the presence heartbeat)."""
+        return {sid: c.me.id or 0 for sid, c in self.connections.items()}
 
     async def on_presence(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(Presence, data)

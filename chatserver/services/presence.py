@@ -6,9 +6,11 @@ the agents of a crashed node go offline once its rows are older than presence.ti
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 
 from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from chatserver.db.models import Agent, AgentConnection
@@ -77,9 +79,13 @@ async def publish_agents(ctx: Context) -> None:
 
 async def connected(ctx: Context, agent: Agent, sid: str) -> None:
     now = ctx.clock()
-    async with ctx.db.begin() as session:
-        session.add(AgentConnection(sid=sid, agent_id=agent.id or 0, node_id=ctx.settings.node_id,
-                                    connected_at=now, heartbeat_at=now))
+    try:
+        async with ctx.db.begin() as session:
+            session.add(AgentConnection(sid=sid, agent_id=agent.id or 0,
+                                        node_id=ctx.settings.node_id, connected_at=now,
+                                        heartbeat_at=now))
+    except IntegrityError:
+        pass  # this node's heartbeat restored the row first (see heartbeat)
     await publish_availability(ctx)
     await publish_agents(ctx)
 
@@ -101,23 +107,45 @@ async def set_status(ctx: Context, agent: Agent, status: str) -> None:
     await publish_agents(ctx)
 
 
-async def heartbeat(ctx: Context, sids: list[str]) -> None:
-    """Refresh this node's connections, drop everybody's stale ones, announce any change."""
+async def heartbeat(ctx: Context, sids: Mapping[str, int] | Collection[str]) -> None:
+    """Refresh this node's connections, drop everybody's stale ones, announce any change.
+
+    With `sids` as {sid: agent id}, a live connection whose row is gone is written again: when
+    this node was too slow for presence.timeout_seconds (a long pause, a database failover),
+    another node expired its agents, and they come back online here instead of staying away
+    until they reconnect.
+    """
     now = ctx.clock()
     stale_before = now - timedelta(seconds=ctx.settings.presence.timeout_seconds)
+    live = dict(sids) if isinstance(sids, Mapping) else {}
+    restored = 0
     async with ctx.db.begin() as session:
         if sids:
             await session.exec(
                 update(AgentConnection)
-                .where(col(AgentConnection.sid).in_(sids))
+                .where(col(AgentConnection.sid).in_(list(sids)))
                 .values(heartbeat_at=now)
             )
+        if live:
+            present = set((await session.exec(
+                select(AgentConnection.sid).where(col(AgentConnection.sid).in_(list(live)))
+            )).all())
+            for sid in sorted(live.keys() - present):
+                try:
+                    async with session.begin_nested():
+                        session.add(AgentConnection(sid=sid, agent_id=live[sid],
+                                                    node_id=ctx.settings.node_id,
+                                                    connected_at=now, heartbeat_at=now))
+                except IntegrityError:
+                    continue  # `connected` wrote it meanwhile
+                restored += 1
         expired = await session.exec(
             delete(AgentConnection).where(col(AgentConnection.heartbeat_at) < stale_before)
         )
     await publish_availability(ctx)
-    if expired.rowcount:
-        # Another node died with agents on it: the consoles' list of who is online changed.
+    if expired.rowcount or restored:
+        # A node died with agents on it, or this node's agents are back: the consoles' list of
+        # who is online changed.
         await publish_agents(ctx)
 
 
