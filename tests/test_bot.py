@@ -219,3 +219,27 @@ async def test_a_malformed_faq_file_stops_start_up(tmp_path: Path) -> None:
         "data_dir": str(tmp_path), "bot": {"faq_file": str(broken)}})
     with pytest.raises(bot_faq.FaqError, match="line 5: entry 'x'"):
         create_app(settings)
+
+
+def answer_to(settings: Any, question: str) -> str:
+    decision = bot.decide(settings, "en", question)
+    assert decision.kind == "answer" and decision.entry_id is not None
+    return bot.knowledge(settings).answers[(decision.entry_id, "en")]
+
+
+def test_an_edited_faq_is_used_and_a_broken_edit_keeps_the_last_good_one(tmp_path: Path) -> None:
+    path = tmp_path / "faq.toml"
+    path.write_text('[[entry]]\nid = "hours"\n[entry.en]\nkeywords = ["opening hours"]\n'
+                    'answer = "9 to 5"\n')
+    settings = load_settings(environ={}, overrides={"bot": {"faq_file": str(path)}})
+    bot.check(settings)
+    assert answer_to(settings, "What are your opening hours?") == "9 to 5"
+    path.write_text('[[entry]]\nid = "hours"\n[entry.en]\nkeywords = ["opening hours"]\n'
+                    'answer = "10 to 4, also on Saturdays"\n')
+    assert answer_to(settings, "What are your opening hours?") == \
+        "10 to 4, also on Saturdays"
+    path.write_text('[[entry]]\nid = "hours"\n[entry.en]\nkeywords = ["opening hours"]\n')
+    assert answer_to(settings, "What are your opening hours?") == \
+        "10 to 4, also on Saturdays"
+    with pytest.raises(bot_faq.FaqError, match="line 3: entry 'hours': en.answer"):
+        bot.check(settings)  # start-up is strict

@@ -58,19 +58,19 @@ UNSURE_OFFLINE = _("I am not sure I understood, and no one from our customer ser
 HANDOFF_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "fi": (frozenset({"henkilö", "henkilön", "henkilölle", "henkilöä", "agentti", "agentin",
                       "agentille", "myyjä", "myyjän", "myyjälle", "työntekijä", "työntekijän",
-                      "työntekijälle", "joku", "jonkun", "jollekin"}),
+                      "työntekijälle"}),
            ("ihmi", "asiakaspalvelij", "asiakaspalvelijo", "virkailij")),
     "sv": (frozenset({"person", "personen", "personal", "personalen", "agent", "agenten",
-                      "någon", "handläggare", "handläggaren", "säljare", "säljaren"}),
+                      "handläggare", "handläggaren", "säljare", "säljaren"}),
            ("männi", "kundtjänstmedarbetar", "medarbetar", "kundtjänstpersonal")),
     "en": (frozenset({"human", "humans", "person", "agent", "agents", "representative",
-                      "operator", "someone", "somebody", "staff", "employee", "people"}),
+                      "operator", "staff", "employee"}),
            ()),
 }
 UNIVERSAL_HANDOFF = (frozenset({"human", "humans", "ihminen", "människa"}),
                      ("ihmi", "asiakaspalvelij", "männi", "kundtjänstmedarbetar"))
 # Word pairs that contain a hand-off word but do not ask for a person.
-NOT_HANDOFF = {"en": {("in", "person")}, "sv": {("personal", "data")}}
+NOT_HANDOFF = {"en": {("in", "person"), ("user", "agent")}, "sv": {("personal", "data")}}
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Decision:
 _CACHE: dict[tuple[Any, ...], Knowledge] = {}
 
 
-def knowledge(settings: Settings) -> Knowledge:
+def knowledge(settings: Settings, *, strict: bool = False) -> Knowledge:
     """The FAQ (plus the privacy questions) indexed per language; re-read when the file
     changes. A malformed file raises FaqError at start-up (`check`); if it is edited into a
     malformed state while running, the error is logged and the previous version kept."""
@@ -107,7 +107,7 @@ def knowledge(settings: Settings) -> Knowledge:
         built = build(bot_faq.load(path), settings.bot.privacy_answers)
     except bot_faq.FaqError:
         previous = [k for k in _CACHE if k[0] == str(path) and k[3] == key[3]]
-        if not previous:
+        if strict or not previous:
             raise
         log.exception("bot: the FAQ file changed but cannot be used; keeping the previous one")
         return _CACHE[previous[-1]]
@@ -132,7 +132,7 @@ def build(entries: list[bot_faq.Entry], privacy_answers: bool = True) -> Knowled
 def check(settings: Settings) -> None:
     """At start-up: stop with FaqError (a ConfigError) when the FAQ file is malformed."""
     if settings.bot.enabled:
-        knowledge(settings)
+        knowledge(settings, strict=True)
 
 
 def wants_person(language: str, text: str) -> bool:
