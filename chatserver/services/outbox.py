@@ -64,9 +64,14 @@ def queue(
     return row
 
 
+def _send_limit(ctx: Context) -> float:
+    """Seconds one whole send may take (every SMTP step has `smtp.timeout` on its own)."""
+    return ctx.settings.smtp.timeout * 8
+
+
 def _lease(ctx: Context) -> timedelta:
-    """How long a claimed row is left alone: longer than any one send can take."""
-    return timedelta(seconds=ctx.settings.smtp.timeout * 4 + 30)
+    """How long a claimed row is left alone: longer than any one send is allowed to take."""
+    return timedelta(seconds=_send_limit(ctx) + 60)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -116,7 +121,10 @@ async def _attempt(ctx: Context, row: OutboxEmail) -> int:
         except (ValueError, TypeError) as exc:
             raise mailer.PermanentFailure(f"cannot build the message: {exc}",
                                           type(exc).__name__) from None
-        await mailer.deliver(ctx.settings, message)
+        try:
+            await asyncio.wait_for(mailer.deliver(ctx.settings, message), _send_limit(ctx))
+        except TimeoutError:
+            raise mailer.TemporaryFailure("the send took too long", "TimeoutError") from None
     except mailer.PermanentFailure as failure:
         await _give_up(ctx, row, failure)
         return 0
