@@ -12,6 +12,7 @@ offline form (`offer_offline_form` in the `conversation` event). Nothing leaves 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 from dataclasses import dataclass
@@ -177,13 +178,8 @@ async def _say(ctx: Context, session: AsyncSession, conversation_id: str, text: 
     return message
 
 
-async def _emit(ctx: Context, conversation_id: str,
-                said: list[tuple[Message, list[str]]]) -> None:
-    for message, actions in said:
-        view = message_view(message)
-        if actions:
-            view["actions"] = actions  # a hint for the widget; not stored (docs/protocol.md)
-        await ctx.bus.to_visitors_of(conversation_id, "message", view)
+# Emits scheduled to run after the current event's ack (see _announce); kept referenced.
+_AFTER_ACK: set[asyncio.Task[None]] = set()
 
 
 async def after_visitor_message(ctx: Context, visitor: Visitor, conversation_id: str,
@@ -225,18 +221,40 @@ async def after_visitor_message(ctx: Context, visitor: Visitor, conversation_id:
                                     _t(ctx, visitor.language, note)), actions))
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
-    await _emit(ctx, conversation_id, said)
-    return await _announce(ctx, conversation, offer=decision.kind != "answer" and not online)
+    return await _announce(ctx, conversation, said,
+                           offer=decision.kind != "answer" and not online)
 
 
-async def _announce(ctx: Context, conversation: Conversation, *, offer: bool) -> dict[str, Any]:
+async def _announce(ctx: Context, conversation: Conversation,
+                    said: list[tuple[Message, list[str]]], *, offer: bool) -> dict[str, Any]:
+    """The visitor's view of the conversation now (for the ack); the bot's messages, the state
+    change and the agents' queue are emitted right after the ack. The task is created now and
+    first runs when this event's handler has returned and python-socketio has queued the ack,
+    so the widget sees its message acknowledged (seq n) before the bot's (n + 1, ...)."""
     view = await visitor_view(ctx, conversation)
     if offer:
         view["offer_offline_form"] = True
-    if conversation.state == "queued" or offer:
-        await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
-    if conversation.state == "queued":
-        await publish_queue(ctx)
+    messages = []
+    for message, actions in said:
+        shown = message_view(message)
+        if actions:
+            shown["actions"] = actions  # a hint for the widget; not stored (docs/protocol.md)
+        messages.append(shown)
+
+    async def emit() -> None:
+        try:
+            for shown in messages:
+                await ctx.bus.to_visitors_of(conversation.id, "message", shown)
+            if conversation.state == "queued" or offer:
+                await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
+            if conversation.state == "queued":
+                await publish_queue(ctx)
+        except Exception:
+            log.exception("bot: emitting the reply failed (it is stored; history has it)")
+
+    task = asyncio.get_running_loop().create_task(emit())
+    _AFTER_ACK.add(task)
+    task.add_done_callback(_AFTER_ACK.discard)
     return view
 
 
@@ -273,7 +291,6 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
         assert conversation is not None
     if fresh and sid is not None:
         await ctx.bus.join_conversation(sid, conversation_id)
-    await _emit(ctx, conversation_id, said)
     if not said:  # already queued or with an agent: nothing changes
         return await visitor_view(ctx, conversation)
-    return await _announce(ctx, conversation, offer=not online)
+    return await _announce(ctx, conversation, said, offer=not online)
