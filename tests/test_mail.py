@@ -4,12 +4,14 @@ language and way of closing, complete, sent once, the address gone afterwards; S
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chatserver.db import migrate
-from chatserver.services import outbox
+from chatserver.db.models import Conversation, Message
+from chatserver.services import outbox, transcripts
 from tests import mailserver
 from tests.mailserver import (
     VISITOR,
@@ -115,3 +117,16 @@ async def test_transcript_and_outbox_on_postgresql(mail_chat: Any, smtp: Smtp,
     assert (await visitor.call("close", {}))["ok"]
     await check_transcript(chat, smtp, clock, conversation_id, "sv", "Din chatthistorik",
                             "Du", "Vi sparar den här konversationen i 60 dagar")
+
+
+async def test_a_very_long_transcript_is_cut_with_a_note(mail_chat: Any, smtp: Smtp) -> None:
+    chat = await mail_chat(Clock())
+    now = datetime.now(UTC)
+    conversation = Conversation(token_hash="x" * 64, language="en", notice_version="v",
+                                notice_acknowledged_at=now, created_at=now)
+    messages = [Message(conversation_id=conversation.id, seq=n, author_kind="visitor",
+                        text=f"message {n} " + "<" * 4000, created_at=now) for n in range(1, 61)]
+    _subject, plain, rich = transcripts.render(chat.ctx, conversation, messages)
+    assert "message 49 " in plain and "message 50 " not in plain
+    assert "11 later messages are not included" in plain and rich.endswith("</html>")
+    assert len(rich) <= outbox.MAX_BODY_CHARS

@@ -55,7 +55,8 @@ def queue(
     row = OutboxEmail(
         kind=kind, to_address=to, reply_to=reply_to, subject=mailer.one_line(subject),
         body_text=body_text[:MAX_BODY_CHARS],
-        body_html=body_html[:MAX_BODY_CHARS] if body_html else None,
+        # Cut HTML would be broken HTML: an oversized HTML part is left out (the text stays).
+        body_html=body_html if body_html and len(body_html) <= MAX_BODY_CHARS else None,
         language=language, created_at=now, next_attempt_at=now,
         conversation_id=conversation_id, offline_message_id=offline_message_id,
     )

@@ -25,7 +25,7 @@ from chatserver.services.context import Context
 log = logging.getLogger(__name__)
 
 OPEN_STATES = ("bot", "queued", "active")
-MAX_TRANSCRIPT_CHARS = 500_000  # message text included; a longer chat is cut with a note
+MAX_TRANSCRIPT_CHARS = 200_000  # message text included; a longer chat is cut with a note
 
 SUBJECT = _("Your chat transcript, {date}")
 INTRO = _("Here is the transcript of your chat on {date}, as you asked.")
