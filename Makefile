@@ -50,5 +50,10 @@ i18n: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/chatserver config-reference --update README.md
 
+# Benchmark (docs/performance.md): chatserver and the bare relay under load; `make bench
+# BENCH_ARGS=--quick` for a short smoke run, `BENCH_ARGS=--postgres` for PostgreSQL.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -125,9 +125,9 @@ def main() -> None:
     json_module = None
     if args.tuned:
         from chatserver.realtime import tuning
-        from chatserver.settings import PerformanceSettings
+        from chatserver.settings_performance import PerformanceSettings
 
-        perf = PerformanceSettings()
+        perf = PerformanceSettings.model_validate({})
         json_module = tuning.json_module(perf)
         tuning.use_event_loop(perf)
     app, sio = build(json_module)

@@ -51,6 +51,10 @@ def proc_sample(pid: int) -> tuple[float, float]:
     return rss, (int(fields[11]) + int(fields[12])) / TICK
 
 
+TEMPLATE_AGENTS = 20
+_TEMPLATE: list[Any] = [None, []]  # folder of a migrated SQLite database with agents, tokens
+
+
 @dataclass
 class Server:
     """One server process on a free port, with /proc samples taken while it runs."""
@@ -88,10 +92,22 @@ class Server:
         return env
 
     def prepare(self, agents: int) -> None:
-        """Migrate and create the agents with API tokens (chatserver only)."""
+        """Migrate and create the agents with API tokens (chatserver only). On SQLite this is
+        done once into a template database that later servers copy."""
         if self.kind != "ours":
             self.agent_tokens = [f"bare-{i}" for i in range(agents)]
             return
+        if self.database_url is None:
+            if agents > len(_TEMPLATE[1]):
+                template = Server("ours", env=self.env)
+                template._migrate_and_add_agents(max(agents, TEMPLATE_AGENTS))
+                _TEMPLATE[:] = [template.tmp, template.agent_tokens]
+            shutil.copy(_TEMPLATE[0] / "chatserver.db", self.tmp / "chatserver.db")
+            self.agent_tokens = _TEMPLATE[1][:agents]
+            return
+        self._migrate_and_add_agents(agents)
+
+    def _migrate_and_add_agents(self, agents: int) -> None:
         sys.path.insert(0, str(ROOT))
         from chatserver.app import build_context
         from chatserver.db import migrate
@@ -127,8 +143,9 @@ class Server:
             if self.bare_tuned:
                 command.append("--tuned")
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen(command, cwd=self.tmp, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=open(self.tmp / "log", "wb"))
+        with open(self.tmp / "log", "wb") as log:
+            self.process = subprocess.Popen(command, cwd=self.tmp, env=env,
+                                            stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -165,6 +182,20 @@ class Server:
             log = (self.tmp / "log").read_text(errors="replace")
         shutil.rmtree(self.tmp, ignore_errors=True)
         return log
+
+
+def cleanup() -> None:
+    if _TEMPLATE[0] is not None:
+        shutil.rmtree(_TEMPLATE[0], ignore_errors=True)
+        _TEMPLATE[:] = [None, []]
+
+
+def start_profiler(pid: int, output: str) -> subprocess.Popen[bytes]:
+    """py-spy, sampling only threads that hold the GIL (what costs CPU), as raw stacks."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--format",
+         "raw", "--output", output, "--nonblocking", "--gil", "--rate", "200"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 class Progress:
@@ -223,10 +254,7 @@ async def run_generator(server: Server, config: dict[str, Any], progress: Progre
             server.sample()
             marks[line["name"]] = time.monotonic()
             if line["name"] in ("measure_start", "held") and profile and server.process:
-                profiler = subprocess.Popen(
-                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.process.pid), "--format", "raw",
-                     "--output", profile, "--nonblocking", "--rate", "200"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                profiler = start_profiler(server.process.pid, profile)
             elif line["name"] in ("measure_end", "hold_end") and profiler is not None:
                 profiler.send_signal(signal.SIGINT)
         elif kind == "step":

@@ -170,13 +170,16 @@ function lostAfterDrain() { return pending.size; }
 let stopRamp = false;
 
 async function steady() {
+  const setup0 = now();
   await connectAgents();
   const connect = await connectVisitors(cfg.visitors, cfg.concurrency, "connect");
+  const setupConnect = (now() - setup0) / 1000;
   let opened = 0;
   await pool(cfg.visitors, cfg.concurrency, openAndClaim, (d) => {
     opened = d;
     if (d % 50 === 0 || d === cfg.visitors) out({ type: "progress", phase: "open+claim", done: d, total: cfg.visitors });
   });
+  const setupSeconds = { connect: setupConnect, open_claim: (now() - setup0) / 1000 - setupConnect };
   out({ type: "mark", name: "measure_start", connections: cfg.visitors + cfg.agents });
   const cpu0 = cpuSeconds(), t0 = now();
   await drive(() => ({ rate: cfg.rate }), cfg.seconds);
@@ -184,7 +187,7 @@ async function steady() {
   await drain(cfg.drainSeconds);
   out({ type: "mark", name: "measure_end" });
   return {
-    connect, opened, seconds, offered_rate: cfg.rate,
+    connect, opened, seconds, offered_rate: cfg.rate, setup_seconds: setupSeconds,
     achieved_rate: counters.delivered / seconds,
     generator_cpu: (cpuSeconds() - cpu0) / ((now() - t0) / 1000),
   };

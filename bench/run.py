@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import BENCH, ROOT, Progress, Server, ensure_generator, run_generator, window  # noqa: E402
+from harness import BENCH, ROOT, Progress, Server, cleanup, ensure_generator, run_generator, window  # noqa: E402
 
 SCENARIOS = ("steady", "idle", "burst", "ramp")
 FULL: dict[str, dict[str, Any]] = {
@@ -74,10 +74,14 @@ async def run_one(target: str, scenario: str, params: dict[str, Any], args: argp
     server = Server("ours" if target == "ours" else "bare", env=env, database_url=database_url,
                     bare_tuned=target == "bare-tuned")
     log = ""
+    phases: dict[str, float] = {}
+    clock = time.monotonic()
     try:
         await asyncio.to_thread(server.prepare, params["agents"])
+        phases["prepare"], clock = time.monotonic() - clock, time.monotonic()
         server.start()
-        time.sleep(0.5)
+        phases["start"], clock = time.monotonic() - clock, time.monotonic()
+        await asyncio.sleep(0.5)
         base_rss = server.sample()[1]
         config = {"scenario": scenario, "url": server.url, "agentTokens": server.agent_tokens,
                   "noticeVersion": server.notice_version(), **params}
@@ -85,9 +89,12 @@ async def run_one(target: str, scenario: str, params: dict[str, Any], args: argp
         profile = None
         if args.profile and target == "ours":
             profile = f"{args.profile}-{scenario}.txt"
+        clock = time.monotonic()
         result, marks = await run_generator(server, config, progress, profile)
+        phases["generator"], clock = time.monotonic() - clock, time.monotonic()
     finally:
         log = server.stop()
+    phases["stop"] = time.monotonic() - clock
     start = marks.get("measure_start", marks.get("held", 0.0))
     end = marks.get("measure_end", marks.get("hold_end", time.monotonic()))
     stats = window(server, start, end)
@@ -97,7 +104,7 @@ async def run_one(target: str, scenario: str, params: dict[str, Any], args: argp
         "server_rss_max_kib": stats["rss_max_kib"], "server_base_rss_kib": base_rss,
         "connections": connections,
         "rss_per_connection_kib": (stats["rss_kib"] - base_rss) / max(1, connections),
-        "params": params,
+        "params": params, "phase_seconds": phases,
     })
     errors = [line for line in log.splitlines() if "Traceback" in line or "ERROR" in line]
     result["server_errors"] = errors[:5]
@@ -173,6 +180,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 results.append(await run_one(target, scenario, plan[scenario], args,
                                              database_url))
     finally:
+        cleanup()
         if postgres is not None:
             postgres.stop()
     report = {

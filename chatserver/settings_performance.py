@@ -15,6 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 class PerformanceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
+    batch_messages: bool = Field(
+        True,
+        description="Commit chat messages that arrive together in one transaction (group "
+        "commit); each is still acknowledged only after it is stored. Off writes every "
+        "message in a transaction of its own.",
+    )
     websocket_compression: bool = Field(
         False,
         description="Accept WebSocket per-message deflate when a browser offers it. It costs "

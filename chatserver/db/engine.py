@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.util.concurrency import await_, in_greenlet
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionMaker = async_sessionmaker[AsyncSession]
@@ -31,11 +33,46 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
-def _begin_immediate(connection: Any) -> None:
-    # A deferred transaction that reads and then writes cannot upgrade its WAL snapshot when
-    # another writer committed meanwhile, and fails at once with "database is locked". Taking
-    # the write lock at BEGIN makes writers queue on busy_timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+GATE_TIMEOUT = 5.0  # seconds, as busy_timeout
+
+
+class _WriteGate:
+    """One SQLite writer at a time in this process, queued in order on an asyncio lock.
+
+    Without it, concurrent BEGIN IMMEDIATEs wait in SQLite's busy handler, which sleeps 1, 2,
+    5 ... 100 ms between tries: under load that put seconds into the latency tail
+    (docs/performance.md). The lock is taken before BEGIN IMMEDIATE and given back when the
+    connection returns to the pool, after its COMMIT or ROLLBACK. Other processes (the CLI)
+    still meet busy_timeout.
+    """
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.holder: Any = None
+
+    def begin(self, connection: Any) -> None:
+        # A deferred transaction that reads and then writes cannot upgrade its WAL snapshot
+        # when another writer committed meanwhile, and fails at once with "database is
+        # locked". Taking the write lock at BEGIN makes writers queue instead.
+        dbapi_connection = connection.connection.dbapi_connection
+        if in_greenlet() and self.holder is not dbapi_connection:
+            try:
+                await_(self._acquire())
+                self.holder = dbapi_connection
+            except TimeoutError:
+                pass  # a transaction nested in another: SQLite's busy_timeout decides, as before
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    async def _acquire(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for can swallow a cancellation
+        # that arrives as the lock is granted, and a cancelled worker would then run on.
+        async with asyncio.timeout(GATE_TIMEOUT):
+            await self.lock.acquire()
+
+    def release(self, dbapi_connection: Any, *_args: Any) -> None:
+        if self.holder is not None and self.holder is dbapi_connection:
+            self.holder = None
+            self.lock.release()
 
 
 def make_engine(database_url: str) -> AsyncEngine:
@@ -47,7 +84,10 @@ def make_engine(database_url: str) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        gate = _WriteGate()
+        event.listen(engine.sync_engine, "begin", gate.begin)
+        for pool_event in ("checkin", "invalidate", "close"):
+            event.listen(engine.sync_engine, pool_event, gate.release)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
                                hide_parameters=True)

@@ -32,15 +32,26 @@ def json_module(perf: PerformanceSettings) -> Any:
     """A module-like object with `dumps`/`loads` for python-socketio, or None for the stdlib."""
     if perf.json_encoder == "stdlib" or (perf.json_encoder == "auto" and not _installed("orjson")):
         return None
+    import json
+
     import orjson
 
     options = orjson.OPT_NON_STR_KEYS
 
-    def dumps(obj: Any, **_ignored: Any) -> str:
+    def dumps(obj: Any, **kwargs: Any) -> str:
         # socket.io passes separators=(',', ':'); orjson's output is already that compact.
-        return orjson.dumps(obj, option=options).decode()
+        try:
+            return orjson.dumps(obj, option=options).decode()
+        except TypeError:  # what orjson refuses (lone surrogates, huge ints): as the stdlib does
+            return json.dumps(obj, **kwargs)
 
-    return SimpleNamespace(dumps=dumps, loads=orjson.loads)
+    def loads(data: str | bytes) -> Any:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:  # lone surrogate escapes, NaN: the stdlib accepts them
+            return json.loads(data)
+
+    return SimpleNamespace(dumps=dumps, loads=loads)
 
 
 def _websocket_class(base: type, compress: bool) -> type:

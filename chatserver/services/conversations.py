@@ -19,7 +19,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, metrics, presence, transcripts
+from chatserver.services import (
+    audit,
+    message_batch,
+    metrics,
+    presence,
+    queue_positions,
+    transcripts,
+)
 from chatserver.services.context import Context
 from chatserver.services.tokens import new_token, token_hash
 from chatserver.services.views import (
@@ -164,16 +171,21 @@ async def post_visitor_message(
     client_key = f"v:{client_id}"
     opened: Conversation | None = None
     try:
-        async with ctx.db.begin() as session:
-            if visitor.conversation_id is None:
-                opened = _open(ctx, visitor, "bot" if ctx.settings.bot.enabled else "queued")
-                session.add(opened)
-                await session.flush()
-                visitor.conversation_id = opened.id
-            message, agent_id = await _append(
-                ctx, session, visitor.conversation_id, kind="visitor", text=text,
-                client_key=client_key,
-            )
+        if visitor.conversation_id is not None and ctx.settings.performance.batch_messages:
+            # Group commit with other messages arriving now (message_batch.py).
+            message, agent_id = await message_batch.append(
+                ctx, visitor.conversation_id, kind="visitor", text=text, client_key=client_key)
+        else:
+            async with ctx.db.begin() as session:
+                if visitor.conversation_id is None:
+                    opened = _open(ctx, visitor, "bot" if ctx.settings.bot.enabled else "queued")
+                    session.add(opened)
+                    await session.flush()
+                    visitor.conversation_id = opened.id
+                message, agent_id = await _append(
+                    ctx, session, visitor.conversation_id, kind="visitor", text=text,
+                    client_key=client_key,
+                )
     except _Duplicate as duplicate:
         return Posted(duplicate.view, None)
     except IntegrityError:
@@ -224,11 +236,16 @@ async def post_agent_message(
 ) -> dict[str, Any]:
     client_key = f"a{agent.id}:{client_id}"
     try:
-        async with ctx.db.begin() as session:
-            message, _agent_id = await _append(
-                ctx, session, conversation_id, kind="agent", text=text,
-                client_key=client_key, agent=agent, assigned_only=True,
-            )
+        if ctx.settings.performance.batch_messages:  # group commit: message_batch.py
+            message, _agent_id = await message_batch.append(
+                ctx, conversation_id, kind="agent", text=text, client_key=client_key,
+                agent=agent, assigned_only=True)
+        else:
+            async with ctx.db.begin() as session:
+                message, _agent_id = await _append(
+                    ctx, session, conversation_id, kind="agent", text=text,
+                    client_key=client_key, agent=agent, assigned_only=True,
+                )
     except _Duplicate as duplicate:
         return duplicate.view
     except IntegrityError:
@@ -497,8 +514,9 @@ async def publish_queue(ctx: Context) -> None:
     """Push the queue to every agent, and each queued visitor's new position to them."""
     conversations = await queue(ctx)
     await ctx.bus.to_all_agents("queue", {"conversations": conversations})
-    for position, item in enumerate(conversations, start=1):
+    # Only visitors whose position moved: appending to the queue moves nobody.
+    for conversation_id, position in queue_positions.changed(ctx, conversations):
         await ctx.bus.to_visitors_of(
-            item["id"], "conversation",
-            {"id": item["id"], "state": "queued", "queue_position": position},
+            conversation_id, "conversation",
+            {"id": conversation_id, "state": "queued", "queue_position": position},
         )

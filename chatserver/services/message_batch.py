@@ -1,0 +1,181 @@
+"""Group commit for the message hot path (docs/performance.md).
+
+Messages that arrive while a commit is under way wait for the next one and share it: one
+transaction with one seq `UPDATE ... RETURNING` over all their conversations and one multi-row
+`INSERT`, in plain SQLAlchemy Core. Alone, a message costs the same statements as before
+(BEGIN, UPDATE, INSERT; see tests/test_query_counts.py); under load the per-transaction cost is
+shared. Nothing waits for a timer, so a lone message is not delayed.
+
+Anything unusual in a batch (a closed or unknown conversation, an agent writing to a
+conversation that is not theirs, a retried client_id, a database error) rolls the batch back,
+and its messages are then written one by one by `conversations._append`, which raises the
+precise error for each. Each message is acknowledged only after its own commit, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, case, insert, update
+from sqlalchemy.exc import DBAPIError
+
+from chatserver.db.models import Agent, Conversation, Message
+from chatserver.services import metrics
+from chatserver.services.context import Context
+
+MAX_BATCH = 256
+_CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
+_MESSAGE = Message.__table__  # type: ignore[attr-defined]
+_RETURNING = (_CONVERSATION.c.id, _CONVERSATION.c.last_seq, _CONVERSATION.c.agent_id)
+# Built once: the common batch has one conversation, and building a statement costs more
+# than running it.
+_SEQ_ONE = (
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.id == bindparam("cid"))
+    .where(_CONVERSATION.c.state != "closed")
+    .values(last_seq=_CONVERSATION.c.last_seq + bindparam("n", type_=Integer),
+            last_activity_at=bindparam("now"))
+    .returning(*_RETURNING)
+)
+_INSERT = insert(_MESSAGE)
+
+
+@dataclass
+class _Item:
+    conversation_id: str
+    kind: str
+    text: str
+    client_key: str | None
+    agent: Agent | None
+    assigned_only: bool
+    future: asyncio.Future[tuple[Message, int | None]] = field(repr=False)
+
+
+class _Fallback(Exception):
+    """The batch needs the one-by-one path."""
+
+
+class _Batcher:
+    def __init__(self) -> None:
+        self.items: list[_Item] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, ctx: Context, item: _Item) -> tuple[Message, int | None]:
+        self.items.append(item)
+        if self.task is None:
+            self.task = asyncio.create_task(self._run(ctx))
+        return await item.future
+
+    async def _run(self, ctx: Context) -> None:
+        try:
+            while self.items:
+                batch, self.items = self.items[:MAX_BATCH], self.items[MAX_BATCH:]
+                await _flush(ctx, batch)
+        finally:
+            self.task = None
+
+
+_batchers: weakref.WeakKeyDictionary[Any, _Batcher] = weakref.WeakKeyDictionary()
+
+
+async def append(
+    ctx: Context, conversation_id: str, *, kind: str, text: str, client_key: str | None,
+    agent: Agent | None = None, assigned_only: bool = False,
+) -> tuple[Message, int | None]:
+    """Like `conversations._append` in a transaction of its own, committed when it returns:
+    the stored message and the conversation's assigned agent id. Raises what that raises."""
+    batcher = _batchers.get(ctx.db)
+    if batcher is None:
+        batcher = _batchers[ctx.db] = _Batcher()
+    item = _Item(conversation_id, kind, text, client_key, agent, assigned_only,
+                 asyncio.get_running_loop().create_future())
+    return await batcher.submit(ctx, item)
+
+
+async def _flush(ctx: Context, batch: list[_Item]) -> None:
+    try:
+        results = await _commit(ctx, batch)
+    except (_Fallback, DBAPIError):
+        for item in batch:
+            await _one_by_one(ctx, item)
+        return
+    except Exception as error:  # noqa: BLE001 - handed to every waiting caller
+        for item in batch:
+            if not item.future.done():
+                item.future.set_exception(error)
+        return
+    except BaseException:
+        for item in batch:
+            item.future.cancel()
+        raise
+    for item, result in zip(batch, results, strict=True):
+        metrics.count_message(ctx, item.kind)
+        if not item.future.done():
+            item.future.set_result(result)
+
+
+async def _one_by_one(ctx: Context, item: _Item) -> None:
+    from chatserver.services.conversations import _append
+
+    try:
+        async with ctx.db.begin() as session:
+            result = await _append(ctx, session, item.conversation_id, kind=item.kind,
+                                   text=item.text, client_key=item.client_key,
+                                   agent=item.agent, assigned_only=item.assigned_only)
+    except Exception as error:  # noqa: BLE001 - the caller's own error
+        if not item.future.done():
+            item.future.set_exception(error)
+        return
+    if not item.future.done():
+        item.future.set_result(result)
+
+
+async def _commit(ctx: Context, batch: list[_Item]) -> list[tuple[Message, int | None]]:
+    now = ctx.clock()
+    counts = Counter(item.conversation_id for item in batch)
+    ids = list(counts)
+    engine = ctx.db.kw["bind"]
+    async with engine.begin() as connection:
+        if len(ids) == 1:
+            rows = await connection.execute(_SEQ_ONE, {"cid": ids[0], "n": counts[ids[0]],
+                                                       "now": now})
+        else:
+            rows = await connection.execute(
+                update(_CONVERSATION)
+                .where(_CONVERSATION.c.id.in_(ids))
+                .where(_CONVERSATION.c.state != "closed")
+                .values(last_seq=_CONVERSATION.c.last_seq
+                        + case(dict(counts), value=_CONVERSATION.c.id),
+                        last_activity_at=now)
+                .returning(*_RETURNING)
+            )
+        found = {row[0]: (row[1], row[2]) for row in rows}
+        if len(found) != len(ids):
+            raise _Fallback  # closed or unknown: the one-by-one path says which
+        next_seq = {cid: found[cid][0] - n + 1 for cid, n in counts.items()}
+        results: list[tuple[Message, int | None]] = []
+        for item in batch:
+            agent_id = found[item.conversation_id][1]
+            if item.assigned_only and (item.agent is None or agent_id != item.agent.id):
+                raise _Fallback
+            seq = next_seq[item.conversation_id]
+            next_seq[item.conversation_id] = seq + 1
+            message = Message(
+                conversation_id=item.conversation_id, seq=seq, author_kind=item.kind,
+                text=item.text, client_key=item.client_key, created_at=now,
+                author_agent_id=item.agent.id if item.agent else None,
+                author_name=item.agent.display_name if item.agent else None,
+            )
+            results.append((message, agent_id))
+        await connection.execute(_INSERT, [
+            {"id": m.id, "conversation_id": m.conversation_id, "seq": m.seq,
+             "author_kind": m.author_kind, "author_agent_id": m.author_agent_id,
+             "author_name": m.author_name, "text": m.text, "client_key": m.client_key,
+             "created_at": m.created_at}
+            for m, _ in results
+        ])
+    return results

@@ -1,0 +1,41 @@
+"""The benchmark tooling works (bench/, docs/performance.md): a few seconds of its quick mode
+against chatserver and the bare relay. No timing is asserted; nothing may be lost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
+                    reason="the load generator needs Node.js and npm")
+def test_quick_benchmark_loses_nothing_and_writes_json(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-progress",
+         "--scenarios", "steady,burst", "--targets", "ours,bare",
+         "--set", "steady.seconds=1", "--output", str(output)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    report = json.loads(output.read_text())
+    results = {(r["scenario"], r["target"]): r for r in report["results"]}
+    assert set(results) == {("steady", "ours"), ("steady", "bare"), ("burst", "ours"),
+                            ("burst", "bare")}
+    for result in results.values():
+        assert result["lost"] == 0 and result["errors"] == 0, result
+        assert result["delivered"] == result["sent"] > 0
+        assert result["server_errors"] == []
+    steady = results[("steady", "ours")]
+    assert steady["v2a"]["count"] > 0 and steady["a2v"]["count"] > 0
+    assert steady["duplicates"] == 0
+    assert "steady_p99_ours_over_bare" in report["ratios"]
+    # The printed table has a row per scenario and target.
+    assert run.stdout.count("steady ") == 2 and run.stdout.count("burst ") == 2

@@ -1,0 +1,131 @@
+"""Group commit on the message hot path (chatserver/services/message_batch.py): messages that
+arrive together share one transaction, keep their order, and a bad one fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlmodel import col, select
+
+from chatserver.db.models import Message
+from chatserver.errors import ServiceError
+from chatserver.services import agents, message_batch
+from tests.conftest import Chat
+from tests.test_query_counts import statements
+
+
+async def _claimed_conversation(chat: Chat, agent: Any, n: int) -> str:
+    visitor = await chat.visitor("en")
+    opened = await visitor.call("message", {"client_id": f"open{n}", "text": "hello"})
+    conversation_id = str(opened["message"]["conversation_id"])
+    assert (await agent.call("claim", {"conversation_id": conversation_id}))["ok"]
+    return conversation_id
+
+
+async def _stored(chat: Chat, conversation_id: str) -> list[Message]:
+    async with chat.ctx.db() as session:
+        rows = await session.exec(select(Message).where(Message.conversation_id
+                                                        == conversation_id)
+                                  .order_by(col(Message.seq)))
+        return list(rows.all())
+
+
+async def test_messages_that_arrive_together_share_one_commit_in_order(chat: Chat) -> None:
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    first = await _claimed_conversation(chat, agent_client, 1)
+    second = await _claimed_conversation(chat, agent_client, 2)
+    anna = await agents.get_by_email(chat.ctx, "anna@example.fi")
+
+    def post(conversation_id: str, i: int) -> Any:
+        if i % 3 == 0:
+            return message_batch.append(chat.ctx, conversation_id, kind="agent", text=f"a{i}",
+                                        client_key=f"a:{i}", agent=anna, assigned_only=True)
+        return message_batch.append(chat.ctx, conversation_id, kind="visitor", text=f"v{i}",
+                                    client_key=f"v:{i}")
+
+    with statements(chat) as seen:
+        results = await asyncio.gather(*(post(first if i % 2 else second, i)
+                                         for i in range(20)))
+    # One transaction for all twenty: the first message alone, then the other nineteen.
+    assert seen.count("BEGIN") <= 2
+    assert seen.count("INSERT") == seen.count("BEGIN")
+    for conversation_id in (first, second):
+        mine = [m for m, _ in results if m.conversation_id == conversation_id]
+        stored = await _stored(chat, conversation_id)
+        # The order of arrival is the order of seq, and seq has no gaps.
+        assert [m.text for m in stored][-10:] == [m.text for m in mine]
+        assert [m.seq for m in stored] == list(range(1, len(stored) + 1))
+    assert {agent_id for _, agent_id in results} == {anna.id}
+
+
+async def test_a_bad_message_fails_alone_and_the_rest_are_stored(chat: Chat) -> None:
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    await chat.add_agent("bo@example.fi", "Bo")
+    good = await _claimed_conversation(chat, agent_client, 1)
+    closed = await _claimed_conversation(chat, agent_client, 2)
+    assert (await agent_client.call("close", {"conversation_id": closed}))["ok"]
+    bo = await agents.get_by_email(chat.ctx, "bo@example.fi")
+    ctx = chat.ctx
+    await message_batch.append(ctx, good, kind="visitor", text="first", client_key="v:dup")
+
+    outcomes = await asyncio.gather(
+        message_batch.append(ctx, good, kind="visitor", text="one", client_key="v:1"),
+        message_batch.append(ctx, closed, kind="visitor", text="late", client_key="v:2"),
+        message_batch.append(ctx, "no-such-conversation", kind="visitor", text="x",
+                             client_key="v:3"),
+        message_batch.append(ctx, good, kind="agent", text="not mine", client_key="b:4",
+                             agent=bo, assigned_only=True),
+        message_batch.append(ctx, good, kind="visitor", text="again", client_key="v:dup"),
+        message_batch.append(ctx, good, kind="visitor", text="two", client_key="v:5"),
+        return_exceptions=True,
+    )
+    one, late, unknown, forbidden, duplicate, two = outcomes
+    assert not isinstance(one, BaseException) and not isinstance(two, BaseException)
+    assert two[0].seq == one[0].seq + 1
+    assert isinstance(late, ServiceError) and late.code.value == "closed"
+    assert isinstance(unknown, ServiceError) and unknown.code.value == "not_found"
+    assert isinstance(forbidden, ServiceError) and forbidden.code.value == "forbidden"
+    # A retried client_id: the caller (post_*_message) looks the first one up.
+    assert isinstance(duplicate, Exception)
+    texts = [m.text for m in await _stored(chat, good)]
+    assert texts[-3:] == ["first", "one", "two"]
+
+
+async def test_the_socket_path_acknowledges_a_retry_with_the_first_message(chat: Chat) -> None:
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    visitor = await chat.visitor("en")
+    opened = await visitor.call("message", {"client_id": "0", "text": "hello"})
+    conversation_id = opened["message"]["conversation_id"]
+    await agent_client.call("claim", {"conversation_id": conversation_id})
+    sent = [visitor.call("message", {"client_id": "same", "text": "once"}) for _ in range(3)]
+    acks = await asyncio.gather(*sent)
+    assert all(ack["ok"] for ack in acks)
+    assert len({ack["message"]["id"] for ack in acks}) == 1
+    assert [m.text for m in await _stored(chat, conversation_id)].count("once") == 1
+
+
+async def test_batching_can_be_switched_off(chat_factory: Any) -> None:
+    chat: Chat = await chat_factory(performance={"batch_messages": False})
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    conversation_id = await _claimed_conversation(chat, agent_client, 1)
+    reply = await agent_client.call("message", {"conversation_id": conversation_id,
+                                                "client_id": "r", "text": "hi"})
+    assert reply["ok"] and reply["message"]["seq"] >= 2
+
+
+async def test_queue_positions_are_sent_only_to_visitors_who_moved(chat: Chat) -> None:
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    visitors, ids = [], []
+    for n in range(3):
+        visitor = await chat.visitor("en")
+        ack = await visitor.call("message", {"client_id": f"o{n}", "text": "hello"})
+        assert ack["conversation"]["queue_position"] == n + 1
+        visitors.append(visitor)
+        ids.append(ack["message"]["conversation_id"])
+    # Joining the end of the queue moved nobody ahead, so nobody was told anything.
+    await agent_client.call("claim", {"conversation_id": ids[0]})
+    for visitor, position in ((visitors[1], 1), (visitors[2], 2)):
+        moved = await visitor.next("conversation", where=lambda c: "queue_position" in c)
+        assert moved["queue_position"] == position
+        assert [c for c in visitor.pending("conversation") if "queue_position" in c] == []
