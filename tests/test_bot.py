@@ -7,6 +7,7 @@ The other test files run with the bot off (tests/conftest.py); these turn it on.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,18 @@ def test_an_edited_faq_is_used_and_a_broken_edit_keeps_the_last_good_one(tmp_pat
         "10 to 4, also on Saturdays"
     with pytest.raises(bot_faq.FaqError, match="line 3: entry 'hours': en.answer"):
         bot.check(settings)  # start-up is strict
+
+
+def test_bot_eval_command_reports_the_shipped_set_above_the_targets(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatserver.cli import main
+
+    for name in [n for n in os.environ if n.startswith("CHATSERVER_")]:
+        monkeypatch.delenv(name)
+    labelled = Path(bot_faq.__file__).resolve().parent.parent / "faq" / "example_shop_eval.tsv"
+    main(["bot", "eval", str(labelled), "--min", "0.9"])  # exits with 1 below 90 %
+    printed = capsys.readouterr().out
+    for language in ("fi", "sv", "en"):
+        assert any(line.startswith(language + " ") for line in printed.splitlines()), printed
+    with pytest.raises(SystemExit):
+        main(["bot", "eval", str(labelled), "--threshold", "0.95", "--min", "0.9"])
