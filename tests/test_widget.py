@@ -420,6 +420,32 @@ async def test_server_restart_mid_chat_loses_and_doubles_nothing(
 
 
 @pytest.mark.browser
+async def test_bot_answers_and_offers_the_offline_form_when_nobody_is_online(
+        chat_factory: Any, page: Any) -> None:
+    chat = await chat_factory(bot={"enabled": True})
+    await page.goto(chat.url + "/")
+    await _start_chat(page)  # with the assistant on, nobody online still means a chat
+    await _send(page, "qwzx blorf vrrk")
+    widget = _widget(page)
+    await expect(widget.locator(".status")).to_have_text(
+        "Keskustelet automaattisen avustajamme kanssa.")
+    bot_messages = widget.locator("li", has=page.locator(".who", has_text="Avustaja"))
+    await expect(bot_messages).to_have_count(2)  # the greeting and the unsure note
+    await screenshot(page, "9-bot")
+    await bot_messages.last.get_by_role("button", name="Jätä mieluummin viesti").click()
+    form = widget.locator("form")
+    await form.get_by_label("Nimi").fill("Ville")
+    await form.get_by_label("Sähköpostiosoite").fill("ville@example.fi")
+    await form.get_by_label("Viesti").fill("Soittakaa")
+    await form.get_by_role("button", name="Lähetä viesti").click()
+    await widget.get_by_role("button", name="Takaisin keskusteluun").click()
+    await expect(widget.locator("#cs-msg")).to_be_focused()
+    async with chat.ctx.db() as session:
+        rows = (await session.exec(select(OfflineMessage))).all()
+    assert [(r.name, r.text) for r in rows] == [("Ville", "Soittakaa")]
+
+
+@pytest.mark.browser
 async def test_a_refused_message_shows_as_failed_with_a_retry(chat: Chat, page: Any) -> None:
     await chat.agent("anna@example.fi", "Anna")
     await page.goto(chat.url + "/")

@@ -523,6 +523,11 @@ function addMessage (m, live) {
   S.seen.add(m.id)
   S.lastSeq = Math.max(S.lastSeq, m.seq)
   const li = renderMessage(m)
+  // A live bot message may carry hints for buttons under it (docs/protocol.md).
+  for (const action of live && Array.isArray(m.actions) ? m.actions : []) {
+    const open = ACTIONS[action]
+    if (open) li.append(h('div', {}, h('button', { class: 'link', type: 'button', onclick: () => show(open[1]()) }, t(open[0]))))
+  }
   place(li, m.seq)
   scrollDown()
   if (live && m.author.kind !== 'visitor') {
@@ -548,11 +553,14 @@ function scrollDown () {
   E.list.scrollTop = E.list.scrollHeight
 }
 
+const ACTIONS = { offline_form: ['leave_message', () => offlineView()], erase: ['delete_conversation', () => eraseView()] }
+
 function setConversation (c) {
   if (S.conv && S.conv.id !== c.id) return
   const next = Object.assign({}, S.conv, c)
   if (next.state !== 'queued') delete next.queue_position
   if (next.state !== 'active') delete next.agent
+  if (next.state !== 'bot') delete next.offer_offline_form
   S.conv = next
   renderState()
 }
@@ -574,7 +582,7 @@ function renderState () {
   E.endItem.hidden = closed
   E.transcriptItem.hidden = closed || !(S.cfg.features || {}).transcript
   const features = S.cfg.features || {}
-  E.note.hidden = !(c && (c.state === 'queued' || c.state === 'bot') && !S.cfg.online && features.offline_form)
+  E.note.hidden = !(c && (c.offer_offline_form || ((c.state === 'queued' || c.state === 'bot') && !S.cfg.online)) && features.offline_form)
   E.handoff.hidden = !(c && c.state === 'bot' && S.cfg.online)
 }
 
