@@ -201,4 +201,4 @@ const prefs = {
   }
 }
 
-boot()
+if (root) boot()
