@@ -66,12 +66,14 @@ class HostSite:
         self.origin = ""
         self.chat_url = ""
         self.lang: str | None = None
+        self.attributes = ""
 
-    def embed(self, chat_url: str, lang: str | None = None) -> None:
-        self.chat_url, self.lang = chat_url, lang
+    def embed(self, chat_url: str, lang: str | None = None, attributes: str = "") -> None:
+        self.chat_url, self.lang, self.attributes = chat_url, lang, attributes
 
     def page(self) -> str:
-        attributes = f' data-lang="{self.lang}"' if self.lang else ""
+        attributes = (f' data-lang="{self.lang}"' if self.lang else "") + (
+            f" {self.attributes}" if self.attributes else "")
         return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
                 "<title>Shop</title><link rel='stylesheet' href='/hostile.css'></head><body>"
                 "<main><h1>Shop</h1><a href='/next'>Next page</a></main>"

@@ -471,8 +471,14 @@ async def test_chat_carries_on_across_page_navigation(chat_factory: Any, page: A
                                                      host_site: HostSite) -> None:
     chat = await chat_factory(allowed_origins=[host_site.origin])
     await chat.agent("anna@example.fi", "Anna")
-    host_site.embed(chat.url, lang="sv")
+    host_site.embed(chat.url, lang="sv", attributes='data-position="left" data-color="#ffd500"')
     await page.goto(f"{host_site.origin}/")
+    # A light theme colour gets dark text (contrast), on the left as asked.
+    launcher = _widget(page).locator(".launch")
+    await expect(launcher).to_have_css("background-color", "rgb(255, 213, 0)")
+    await expect(launcher).to_have_css("color", "rgb(26, 26, 26)")
+    box = await launcher.bounding_box()
+    assert box is not None and box["x"] < 100
     await _start_chat(page, "Starta chatten")
     await _send(page, "Hej från första sidan")
     await expect(_widget(page).locator("li.me time")).to_have_count(1)
