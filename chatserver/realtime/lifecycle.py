@@ -95,18 +95,29 @@ async def drain(app: web.Application) -> None:
             await asyncio.wait_for(_idle(namespaces), DRAIN_SECONDS)
         except TimeoutError:
             log.warning("shutdown: events still running after %.0f s", DRAIN_SECONDS)
-    sockets = list(sio.eio.sockets.values())
-    if sockets:
-        # An engine.io-level close, so socket.io clients reconnect by themselves (a socket.io
-        # "disconnect" would tell them not to). Browsers ignore engine.io's CLOSE packet on a
-        # websocket, so each socket's writer is also ended: it closes the websocket itself.
-        await sio.eio.disconnect()
-        for socket in sockets:
-            await socket.queue.put(None)
+    try:
+        await asyncio.wait_for(_close_sockets(sio), DRAIN_SECONDS)
+    except TimeoutError:
+        log.warning("shutdown: connections still closing after %.0f s", DRAIN_SECONDS)
     try:
         await node.leave(ctx)
     except Exception:
         log.exception("shutdown: could not remove this node's presence")
+
+
+async def _close_sockets(sio: socketio.AsyncServer) -> None:
+    """An engine.io-level close, so socket.io clients reconnect by themselves (a socket.io
+    "disconnect" would tell them not to). Browsers ignore engine.io's CLOSE packet on a
+    websocket, so each socket's writer is ended too: it closes the websocket itself, and a
+    pending long-poll returns. Nothing waits for a client to collect its packets (a polling
+    client may never come back)."""
+    for eio_sid, socket in list(sio.eio.sockets.items()):
+        try:
+            await socket.close(wait=False, reason=sio.eio.reason.SERVER_DISCONNECT)
+        except Exception:
+            log.exception("shutdown: closing a connection failed")
+        sio.eio.sockets.pop(eio_sid, None)
+        await socket.queue.put(None)
 
 
 async def _idle(namespaces: tuple[socketio.AsyncNamespace, ...]) -> None:
