@@ -187,3 +187,24 @@ async def test_cli_exports_and_erases_by_email(chat: Chat, tmp_path: Path) -> No
         assert {c.id for c in (await session.exec(select(Conversation))).all()} == {other_id}
     rows = await audit_rows(chat)
     assert [r.actor_kind for r in rows if r.action.startswith("dsar.")] == ["cli"] * 3
+
+
+async def test_a_sent_transcript_still_ties_the_conversation_to_the_address(chat: Chat) -> None:
+    from sqlalchemy import update
+
+    from chatserver.services import rights
+
+    _visitor, conversation_id = await start_chat(chat, "lähetetty historia")
+    # The state the email worker leaves: the transcript row sent, the address forgotten.
+    async with chat.ctx.db.begin() as session:
+        session.add(OutboxEmail(kind="transcript", to_address="sent@example.fi",
+                                subject="Keskusteluhistoria", body_text="lähetetty historia",
+                                language="fi", status="sent", sent_at=chat.ctx.clock(),
+                                conversation_id=conversation_id))
+        await session.exec(update(Conversation).values(transcript_email=None))
+    actor = rights.Actor("cli")
+    found = await rights.find(chat.ctx, actor, "Sent@example.fi")
+    assert [c["id"] for c in found["conversations"]] == [conversation_id]
+    assert [e["kind"] for e in found["emails"]] == ["transcript"]
+    erased = await rights.erase_by_email(chat.ctx, actor, "sent@example.fi")
+    assert erased == {"conversations": 1, "offline_messages": 0, "emails": 1}

@@ -61,8 +61,14 @@ def _normalise(address: str) -> str:
 
 
 async def _find_by_email(session: AsyncSession, email: str) -> Found:
+    # A sent transcript's address is cleared from its conversation, but the email row sent to
+    # the address still links the conversation.
+    sent_to = select(OutboxEmail.conversation_id).where(
+        func.lower(OutboxEmail.to_address) == email).where(
+        col(OutboxEmail.conversation_id).is_not(None))
     found_conversations = list((await session.exec(
-        select(Conversation).where(func.lower(Conversation.transcript_email) == email)
+        select(Conversation).where(or_(func.lower(Conversation.transcript_email) == email,
+                                       col(Conversation.id).in_(sent_to)))
         .order_by(col(Conversation.created_at)))).all())
     offline = list((await session.exec(
         select(OfflineMessage).where(func.lower(OfflineMessage.email) == email)
