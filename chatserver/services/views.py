@@ -43,7 +43,7 @@ def visitor_conversation_view(
 def agent_conversation_view(
     conversation: Conversation, agent: Agent | None = None
 ) -> dict[str, Any]:
-    return {
+    view: dict[str, Any] = {
         "id": conversation.id,
         "state": conversation.state,
         "language": conversation.language,
@@ -56,6 +56,12 @@ def agent_conversation_view(
         "closed_at": iso(conversation.closed_at),
         "last_activity_at": iso(conversation.last_activity_at),
     }
+    # Optional metadata, present only when the operator turned its collection on.
+    if conversation.page_url is not None:
+        view["page_url"] = conversation.page_url
+    if conversation.user_agent is not None:
+        view["user_agent"] = conversation.user_agent
+    return view
 
 
 def agent_view(agent: Agent) -> dict[str, Any]:

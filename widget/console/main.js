@@ -162,6 +162,8 @@ async function logout () {
     if (e.status !== 401) return app.fail(e)
   }
   session.csrf = null
+  // Drafts may hold what a visitor told us: they do not outlive the session on this computer.
+  try { window.sessionStorage.removeItem('chatserver-console-drafts') } catch (e) { /* private mode */ }
   window.history.pushState({}, '', '/console')
   showLogin(app.t('logged_out'))
 }
