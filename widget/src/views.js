@@ -1,0 +1,131 @@
+// The panel's other views: privacy notice, offline form, transcript address, erase confirmation.
+import { forget, startChat } from './chat.js'
+import { h } from './dom.js'
+import { closePanel, show } from './frame.js'
+import { E, EMAIL, S, errorText, t } from './state.js'
+import { ensureConnection, stopConnection } from './session.js'
+
+export function noticeBox () {
+  const notice = S.cfg.notice
+  return h('div', { class: 'notice' },
+    h('p', {}, notice.summary),
+    h('a', { href: notice.url, target: '_blank', rel: 'noopener noreferrer' }, t('read_notice'), h('span', { class: 'sr' }, ' ' + t('new_tab'))))
+}
+
+export function noticeView (problem) {
+  const start = h('button', { class: 'btn', type: 'button', onclick: startChat }, t('start_chat'))
+  const view = h('div', { class: 'view' },
+    h('h3', {}, S.cfg.notice.title), noticeBox(),
+    problem && h('p', { class: 'alert', role: 'alert' }, problem),
+    h('p', { class: 'muted' }, t('notice_ack')), h('p', {}, start))
+  view.focusTarget = start
+  return view
+}
+
+export function field (id, label, input) {
+  const error = h('p', { class: 'err', id: id + '-e', hidden: true })
+  input.id = id
+  input.setAttribute('aria-describedby', id + '-e')
+  return { el: h('div', {}, h('label', { for: id }, label), input, error), input, error }
+}
+
+export function check (item, problem) {
+  item.error.textContent = problem || ''
+  item.error.hidden = !problem
+  item.input.setAttribute('aria-invalid', String(!!problem))
+  return !problem
+}
+
+export function validate (items) {
+  let firstBad = null
+  for (const [item, rule] of items) {
+    const value = item.input.value.trim()
+    const problem = !value ? t('required') : rule === 'email' && !EMAIL.test(value) ? t('invalid_email') : ''
+    if (!check(item, problem) && !firstBad) firstBad = item.input
+  }
+  if (firstBad) firstBad.focus()
+  return !firstBad
+}
+
+export function offlineView () {
+  const name = field('cs-on', t('name'), h('input', { type: 'text', autocomplete: 'name', maxlength: '100' }))
+  const email = field('cs-oe', t('email'), h('input', { type: 'email', autocomplete: 'email', maxlength: '254' }))
+  const text = field('cs-ot', t('message'), h('textarea', { rows: '4' }))
+  const alert = h('p', { class: 'alert', role: 'alert' })
+  const send = h('button', { class: 'btn', type: 'submit' }, t('send_message'))
+  const form = h('form', {
+    novalidate: true,
+    onsubmit: async (ev) => {
+      ev.preventDefault()
+      alert.textContent = ''
+      if (!validate([[name], [email, 'email'], [text]])) return
+      send.disabled = true
+      if (!S.started) S.noticeVersion = S.cfg.notice.version // sending is the acknowledgement
+      const ack = await ensureConnection().then((ok) => ok
+        ? S.conn.call('offline_message', { name: name.input.value.trim(), email: email.input.value.trim(), text: text.input.value.trim() })
+        : { ok: false, error: { code: 'offline' } })
+      send.disabled = false
+      if (!ack.ok) {
+        alert.textContent = errorText(ack)
+        return
+      }
+      if (!S.started) stopConnection()
+      show(infoView(t('offline_sent'), S.started ? t('back_to_chat') : t('close'), S.started ? () => show(E.chat, E.input) : closePanel))
+    }
+  }, h('h3', {}, t('offline_heading')), h('p', {}, t('offline_intro')), noticeBox(),
+  name.el, email.el, text.el, h('p', { class: 'muted' }, t('offline_ack')), alert, h('p', {}, send))
+  form.focusTarget = name.input
+  return form
+}
+
+export function transcriptView () {
+  const email = field('cs-te', t('email'), h('input', { type: 'email', autocomplete: 'email', maxlength: '254' }))
+  const alert = h('p', { class: 'alert', role: 'alert' })
+  return focusOn(email.input, h('form', {
+    novalidate: true,
+    onsubmit: async (ev) => {
+      ev.preventDefault()
+      alert.textContent = ''
+      if (!validate([[email, 'email']])) return
+      const address = email.input.value.trim()
+      const ack = await S.conn.call('transcript', { email: address })
+      if (ack.ok) show(infoView(t('transcript_requested', { email: address }), t('back_to_chat'), () => show(E.chat, E.input)))
+      else if (ack.error.code === 'invalid_input') check(email, ack.error.message) && email.input.focus()
+      else alert.textContent = errorText(ack)
+    }
+  }, h('h3', {}, t('transcript_heading')), h('p', {}, t('transcript_intro')), email.el, alert,
+  h('p', {}, h('button', { class: 'btn', type: 'submit' }, t('transcript_send')), ' ',
+    h('button', { class: 'btn sec', type: 'button', onclick: () => show(E.chat, E.input) }, t('cancel')))))
+}
+
+export function eraseView () {
+  const alert = h('p', { class: 'alert', role: 'alert' })
+  const cancel = h('button', { class: 'btn sec', type: 'button', onclick: () => show(E.chat, E.input) }, t('cancel'))
+  return focusOn(cancel, h('div', { class: 'view' }, h('h3', {}, t('delete_heading')), h('p', {}, t('delete_text')), alert,
+    h('p', {}, h('button', {
+      class: 'btn danger',
+      type: 'button',
+      onclick: async () => {
+        alert.textContent = ''
+        if (S.conv) {
+          const ack = await S.conn.call('erase', {})
+          if (!ack.ok) {
+            alert.textContent = errorText(ack)
+            return
+          }
+        }
+        forget()
+        show(infoView(t('deleted'), t('close'), closePanel))
+      }
+    }, t('delete_confirm')), ' ', cancel)))
+}
+
+export function infoView (text, label, action) {
+  const button = h('button', { class: 'btn', type: 'button', onclick: action }, label)
+  return focusOn(button, h('div', { class: 'view' }, h('p', { role: 'status' }, text), h('p', {}, button)))
+}
+
+export function focusOn (target, view) {
+  view.focusTarget = target
+  return view
+}
