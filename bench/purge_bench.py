@@ -6,7 +6,9 @@
 Fills a fresh SQLite database (migrated with Alembic) with closed conversations that are past
 their retention period, then runs `retention.purge` while a ticker task measures how late the
 event loop wakes it (a 1 ms sleep that wakes after 41 ms means a 40 ms block). Prints the purge
-time, the rows per second and the longest and 99th-percentile stalls.
+time, the rows per second and the longest and 99th-percentile stalls, the CPU time the loop's
+thread spent between two ticks (the part of a stall this process caused), and, first, the same
+figures for an idle loop (what the machine's load alone causes).
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ def fill(path: Path, messages: int, per_conversation: int) -> None:
     db.commit()
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
+
+
+async def baseline(seconds: float) -> None:
+    """The same ticker with nothing else running: what the machine alone costs."""
+    loop = asyncio.get_running_loop()
+    stalls: list[float] = []
+    end = loop.time() + seconds
+    while loop.time() < end:
+        start = loop.time()
+        await asyncio.sleep(0.001)
+        stalls.append(loop.time() - start - 0.001)
+    print(f"baseline (idle loop, {seconds:.0f} s): longest stall {max(stalls) * 1000:.1f} ms, "
+          f"99th percentile {sorted(stalls)[int(len(stalls) * 0.99)] * 1000:.1f} ms")
 
 
 async def measure(path: Path, batch: int) -> None:
@@ -111,6 +126,7 @@ def main() -> None:
         fill(path, args.messages, args.per_conversation)
         print(f"filled {args.messages:,} messages in {time.perf_counter() - started:.1f} s "
               f"({path.stat().st_size / 1e6:.0f} MB)")
+        asyncio.run(baseline(5.0))
         asyncio.run(measure(path, args.batch))
 
 
