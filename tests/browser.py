@@ -7,6 +7,7 @@ Imported by tests/test_widget.py, which makes the fixtures here visible to its t
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +15,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
+try:
+    from playwright.async_api import expect
+except ImportError:  # pragma: no cover - the dev extra installs it
+    expect = None
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_DIR = ROOT / "widget"
@@ -131,3 +137,36 @@ def describe(violations: list[dict[str, Any]]) -> str:
 async def screenshot(page: Any, name: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(OUTPUT / f"{name}.png"))
+
+
+# ---------------------------------------------------------------- the widget in a page
+
+def shadow(page: Any) -> Any:
+    return page.locator("chatserver-widget")
+
+
+async def storage_of(page: Any) -> dict[str, Any]:
+    return await page.evaluate("""() => ({
+        cookies: document.cookie, local: window.localStorage.length,
+        session: Object.keys(window.sessionStorage)})""")
+
+
+async def start_chat(page: Any, start_label: str = "Aloita keskustelu") -> None:
+    await shadow(page).locator(".launch").click()
+    await page.get_by_role("button", name=start_label).click()
+    await expect(shadow(page).locator(".status")).to_have_text(
+        re.compile("Kirjoita|Write|Skriv"))
+
+
+async def send(page: Any, text: str) -> None:
+    await shadow(page).locator("#cs-msg").fill(text)
+    await shadow(page).locator("#cs-msg").press("Enter")
+
+
+def bubbles(page: Any) -> Any:
+    return shadow(page).locator("li .txt")
+
+
+async def queued_conversation(agent: Any) -> str:
+    queue = await agent.next("queue", where=lambda q: q["conversations"])
+    return str(queue["conversations"][0]["id"])
