@@ -157,3 +157,19 @@ async def test_purge_on_postgresql(postgres_url: str) -> None:
             "closed_recent", "closed_late", "open_recent"}
     finally:
         await pg.db.kw["bind"].dispose()
+
+
+async def test_the_running_server_purges_on_its_own(chat_factory: Any) -> None:
+    chat = await chat_factory(privacy={"purge_interval_minutes": 0.001})
+    visitor = await chat.visitor()
+    sent = await visitor.call("message", {"client_id": "1", "text": "vanhenee"})
+    assert (await visitor.call("close", {}))["ok"] is True
+    real = chat.ctx.clock
+    chat.ctx.clock = lambda: real() + timedelta(days=61)  # the retention period has passed
+    for _ in range(200):
+        async with chat.ctx.db() as session:
+            if await session.get(Conversation, sent["conversation"]["id"]) is None:
+                break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the purge worker did not delete the expired conversation")
