@@ -150,6 +150,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from chatserver.realtime import tuning
 
     setup_logging(settings)
+    from chatserver.services import residency
+
+    try:
+        residency.enforce(settings)  # before anything else: personal data stays in the EU/EEA
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.migrate:
         migrate.upgrade(settings.database_url)
     if args.demo:

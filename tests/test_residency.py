@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chatserver.app import create_app
+from chatserver.cli import main
 from chatserver.services import residency
 from chatserver.settings import ConfigError, Settings, load_settings
 
@@ -81,3 +83,12 @@ def test_bad_privacy_values_name_the_key() -> None:
         settings(privacy={"retention": {"conversations": 0}})
     with pytest.raises(ConfigError, match=r"privacy\.processors\.0\.country"):
         settings(privacy={"processors": [{"name": "X", "role": "email", "country": "ZZ"}]})
+
+
+def test_serve_stops_with_the_key_to_fix(tmp_path: Path) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n[smtp]\nhost = "smtp.mail.example"\n')
+    with pytest.raises(SystemExit) as stopped:
+        main(["--config", str(config), "serve", "--port", "1"])
+    assert "smtp.host points to smtp.mail.example" in str(stopped.value)
+    assert "[[privacy.processors]]" in str(stopped.value)
