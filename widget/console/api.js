@@ -8,7 +8,7 @@ export class ApiError extends Error {
   }
 }
 
-export const session = { csrf: null, t: (key) => key }
+export const session = { csrf: null, t: (key) => key, onUnauthorized: null }
 
 export async function api (method, path, body) {
   const headers = { Accept: 'application/json' }
@@ -29,6 +29,9 @@ export async function api (method, path, body) {
   try { data = await response.json() } catch (e) { data = null }
   if (!response.ok || !data || data.ok === false) {
     const error = (data && data.error) || {}
+    if (response.status === 401 && session.onUnauthorized && !path.startsWith('/auth/')) {
+      session.onUnauthorized(error.message)
+    }
     throw new ApiError(response.status, error.code || 'unavailable',
       error.message || session.t('error_generic'))
   }

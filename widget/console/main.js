@@ -37,6 +37,8 @@ const app = {
   }
 }
 session.t = (key) => app.t(key)
+// A session that ended (logout elsewhere, disabled account, new password): back to the login.
+session.onUnauthorized = (message) => { if (app.me) showLogin(message || app.t('session_ended')) }
 
 async function loadStrings (lang) {
   const data = await fetch('/api/v1/console/strings?lang=' + encodeURIComponent(lang || ''))

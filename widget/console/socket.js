@@ -6,6 +6,7 @@ export class AgentSocket {
   constructor (handlers) {
     this.ready = false
     this.handlers = handlers
+    this.calls = new Set()
     const socket = this.socket = io('/agent', {
       auth: {},
       transports: ['websocket'],
@@ -30,6 +31,8 @@ export class AgentSocket {
     socket.on('disconnect', (reason) => {
       this.ready = false
       socket.sendBuffer = []
+      // Calls in flight get no ack now; settle them so their messages wait for the reconnect.
+      for (const done of [...this.calls]) done(failure('offline'))
       handlers.status('offline')
       // The server ended the socket (a session check failed, or the node shuts down): try
       // again; a session that really ended is refused on connect and the login page shows.
@@ -40,8 +43,13 @@ export class AgentSocket {
   call (event, data, ms = 10000) {
     return new Promise((resolve) => {
       if (!this.socket || !this.ready) return resolve(failure('offline'))
+      const done = (ack) => {
+        if (!this.calls.delete(done)) return
+        resolve(ack)
+      }
+      this.calls.add(done)
       this.socket.timeout(ms).emit(event, data, (err, ack) => {
-        resolve(err || !ack || typeof ack !== 'object' ? failure('offline') : ack)
+        done(err || !ack || typeof ack !== 'object' ? failure('offline') : ack)
       })
     })
   }
