@@ -138,13 +138,14 @@ function sendOne(step) {
 // Open loop: every tick sends as many messages as the schedule says are due by now.
 async function drive(rateAt, seconds, onTick) {
   const start = now();
-  let due = 0, sentHere = 0, lastReport = 0;
+  let due = 0, sentHere = 0, lastReport = 0, lastT = 0;
   while (true) {
-    const t = (now() - start) / 1000;
-    if (t >= seconds || stopRamp) break;
+    const t = Math.min((now() - start) / 1000, seconds);
     const { rate, step } = rateAt(t);
-    due += rate * 0.005;
+    due += rate * (t - lastT);  // by the clock, however late this tick is
+    lastT = t;
     while (sentHere < Math.floor(due)) { sendOne(step); sentHere++; }
+    if (t >= seconds || stopRamp) break;
     if (t - lastReport >= 0.5) {
       lastReport = t;
       out({ type: "progress", phase: "messages", done: Math.round(t * 10) / 10, total: seconds,

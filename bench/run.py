@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import BENCH, ROOT, Progress, Server, cleanup, ensure_generator, run_generator, window  # noqa: E402
+from harness import (  # noqa: E402
+    BENCH,
+    ROOT,
+    Progress,
+    Server,
+    cleanup,
+    ensure_generator,
+    gc_summary,
+    run_generator,
+    window,
+)
 
 SCENARIOS = ("steady", "idle", "burst", "ramp")
 FULL: dict[str, dict[str, Any]] = {
@@ -62,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: bench/results/TIMESTAMP.json)")
     parser.add_argument("--label", default="", help="a note stored with the results")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="run the server and the generator at this niceness, such as -10 "
+                        "on a machine that is busy with other work (needs root for < 0)")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="record chatserver with py-spy while measuring (raw stacks in "
                         "PREFIX-SCENARIO.txt; pip install py-spy)")
@@ -72,7 +85,7 @@ async def run_one(target: str, scenario: str, params: dict[str, Any], args: argp
                   database_url: str | None) -> dict[str, Any]:
     env = dict(item.split("=", 1) for item in args.env) if target == "ours" else {}
     server = Server("ours" if target == "ours" else "bare", env=env, database_url=database_url,
-                    bare_tuned=target == "bare-tuned")
+                    bare_tuned=target == "bare-tuned", nice=args.nice)
     log = ""
     phases: dict[str, float] = {}
     clock = time.monotonic()
@@ -98,13 +111,17 @@ async def run_one(target: str, scenario: str, params: dict[str, Any], args: argp
     start = marks.get("measure_start", marks.get("held", 0.0))
     end = marks.get("measure_end", marks.get("hold_end", time.monotonic()))
     stats = window(server, start, end)
+    gc_stats = gc_summary(server, start, end)
     connections = params["visitors"] + params["agents"]
     result.update({
-        "target": target, "server_cpu": stats["cpu"], "server_rss_kib": stats["rss_kib"],
+        "target": target, "server_cpu": stats["cpu"],
+        # CPU time per delivered message: steadier than latency on a busy machine.
+        "server_cpu_ms_per_message": 1000 * stats["cpu_seconds"] / max(1, result["delivered"]),
+        "server_rss_kib": stats["rss_kib"],
         "server_rss_max_kib": stats["rss_max_kib"], "server_base_rss_kib": base_rss,
         "connections": connections,
         "rss_per_connection_kib": (stats["rss_kib"] - base_rss) / max(1, connections),
-        "params": params, "phase_seconds": phases,
+        "params": params, "phase_seconds": phases, "server_gc": gc_stats,
     })
     errors = [line for line in log.splitlines() if "Traceback" in line or "ERROR" in line]
     result["server_errors"] = errors[:5]
@@ -188,7 +205,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "quick": args.quick, "database": "postgresql" if args.postgres else "sqlite",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "load_average": os.getloadavg()},
-        "env": args.env, "results": results, "ratios": ratios(results),
+        "env": args.env, "nice": args.nice, "results": results, "ratios": ratios(results),
     }
     path = Path(args.output) if args.output else (
         BENCH / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json")

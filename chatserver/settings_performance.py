@@ -24,7 +24,7 @@ class PerformanceSettings(BaseModel):
     websocket_compression: bool = Field(
         False,
         description="Accept WebSocket per-message deflate when a browser offers it. It costs "
-        "about 90 KB of server memory per open connection and CPU for every frame, for little "
+        "about 100 KB of server memory per open connection and CPU for every frame, for little "
         "gain on short chat messages; off by default (docs/performance.md).",
     )
     gc_freeze: bool = Field(
