@@ -191,6 +191,7 @@ CONSOLE_STRINGS: dict[str, str] = {
     "yes": _("Yes"),
     "no": _("No"),
     "live_notice": _("The privacy notice visitors see now"),
+    "version": _("Version {version}"),
     "open_notice_page": _("Open the notice page"),
 }
 

@@ -256,7 +256,7 @@ function privacyView (app, view) {
       const data = await api('GET', '/privacy-notice' + query({ lang }))
       clear(notice, h('article', { lang },
         h('h3', null, data.title), h('p', { class: 'summary' }, data.summary),
-        h('p', { class: 'meta' }, t('notice_version'), ': ', data.version),
+        h('p', { class: 'meta' }, t('version', { version: data.version })),
         data.sections.map((s) => h('section', null, h('h4', null, s.title),
           s.fields.length ? h('dl', null, s.fields.map((f) => [h('dt', null, f.label), h('dd', null, f.value)])) : null,
           s.paragraphs.map((p) => h('p', null, p)),
