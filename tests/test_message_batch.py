@@ -47,9 +47,11 @@ async def test_messages_that_arrive_together_share_one_commit_in_order(chat: Cha
     with statements(chat) as seen:
         results = await asyncio.gather(*(post(first if i % 2 else second, i)
                                          for i in range(20)))
-    # One transaction for all twenty: the first message alone, then the other nineteen.
-    assert seen.count("BEGIN") <= 2
-    assert seen.count("INSERT") == seen.count("BEGIN")
+    # One transaction for all twenty (or the first alone, then the other nineteen). On SQLite
+    # a batch's UPDATE and INSERT run inside aiosqlite's thread (sqlite_batch.py), out of sight
+    # of SQLAlchemy's events; BEGIN and COMMIT still go through SQLAlchemy.
+    assert 1 <= seen.count("BEGIN") <= 2
+    assert seen.count("INSERT") <= seen.count("BEGIN")
     for conversation_id in (first, second):
         mine = [m for m, _ in results if m.conversation_id == conversation_id]
         stored = await _stored(chat, conversation_id)

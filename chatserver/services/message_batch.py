@@ -15,6 +15,7 @@ precise error for each. Each message is acknowledged only after its own commit, 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from sqlalchemy import Integer, bindparam, case, insert, update
 from sqlalchemy.exc import DBAPIError
 
 from chatserver.db.models import Agent, Conversation, Message
-from chatserver.services import metrics
+from chatserver.services import metrics, sqlite_batch
 from chatserver.services.context import Context
 
 MAX_BATCH = 256
@@ -45,7 +46,7 @@ _INSERT = insert(_MESSAGE)
 
 
 @dataclass
-class _Item:
+class Item:
     conversation_id: str
     kind: str
     text: str
@@ -55,16 +56,16 @@ class _Item:
     future: asyncio.Future[tuple[Message, int | None]] = field(repr=False)
 
 
-class _Fallback(Exception):
+class Fallback(Exception):
     """The batch needs the one-by-one path."""
 
 
 class _Batcher:
     def __init__(self) -> None:
-        self.items: list[_Item] = []
+        self.items: list[Item] = []
         self.task: asyncio.Task[None] | None = None
 
-    async def submit(self, ctx: Context, item: _Item) -> tuple[Message, int | None]:
+    async def submit(self, ctx: Context, item: Item) -> tuple[Message, int | None]:
         self.items.append(item)
         if self.task is None:
             self.task = asyncio.create_task(self._run(ctx))
@@ -91,15 +92,15 @@ async def append(
     batcher = _batchers.get(ctx.db)
     if batcher is None:
         batcher = _batchers[ctx.db] = _Batcher()
-    item = _Item(conversation_id, kind, text, client_key, agent, assigned_only,
+    item = Item(conversation_id, kind, text, client_key, agent, assigned_only,
                  asyncio.get_running_loop().create_future())
     return await batcher.submit(ctx, item)
 
 
-async def _flush(ctx: Context, batch: list[_Item]) -> None:
+async def _flush(ctx: Context, batch: list[Item]) -> None:
     try:
         results = await _commit(ctx, batch)
-    except (_Fallback, DBAPIError):
+    except (Fallback, DBAPIError, sqlite3.Error):
         for item in batch:
             await _one_by_one(ctx, item)
         return
@@ -118,7 +119,7 @@ async def _flush(ctx: Context, batch: list[_Item]) -> None:
             item.future.set_result(result)
 
 
-async def _one_by_one(ctx: Context, item: _Item) -> None:
+async def _one_by_one(ctx: Context, item: Item) -> None:
     from chatserver.services.conversations import _append
 
     try:
@@ -134,7 +135,11 @@ async def _one_by_one(ctx: Context, item: _Item) -> None:
         item.future.set_result(result)
 
 
-async def _commit(ctx: Context, batch: list[_Item]) -> list[tuple[Message, int | None]]:
+async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[Message, int | None]]:
+    if len(batch) > 1 and ctx.settings.is_sqlite:
+        stored = await sqlite_batch.commit(ctx, batch)
+        if stored is not None:
+            return stored
     now = ctx.clock()
     counts = Counter(item.conversation_id for item in batch)
     ids = list(counts)
@@ -155,13 +160,13 @@ async def _commit(ctx: Context, batch: list[_Item]) -> list[tuple[Message, int |
             )
         found = {row[0]: (row[1], row[2]) for row in rows}
         if len(found) != len(ids):
-            raise _Fallback  # closed or unknown: the one-by-one path says which
+            raise Fallback  # closed or unknown: the one-by-one path says which
         next_seq = {cid: found[cid][0] - n + 1 for cid, n in counts.items()}
         results: list[tuple[Message, int | None]] = []
         for item in batch:
             agent_id = found[item.conversation_id][1]
             if item.assigned_only and (item.agent is None or agent_id != item.agent.id):
-                raise _Fallback
+                raise Fallback
             seq = next_seq[item.conversation_id]
             next_seq[item.conversation_id] = seq + 1
             message = Message(
