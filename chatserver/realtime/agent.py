@@ -105,6 +105,10 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
             "online": [{"id": a.id, "name": a.display_name}
                        for a in await presence.available_agents(self.ctx)],
         }, to=sid)
+        # A queue change committed while the welcome was being assembled may have reached this
+        # socket before the welcome and been overwritten by its older snapshot: send the queue
+        # once more, taken after the welcome went out.
+        await self.emit("queue", {"conversations": await conversations.queue(self.ctx)}, to=sid)
         return True
 
     async def disconnected(self, connection: AgentConnection) -> None:
