@@ -40,7 +40,7 @@ FULL: dict[str, dict[str, Any]] = {
     "burst": {"visitors": 200, "agents": 20, "burstSeconds": 1, "drainSeconds": 20},
     "ramp": {"visitors": 1000, "agents": 20, "concurrency": 50, "rampStart": 250,
              "rampStep": 250, "rampStepSeconds": 10, "rampMaxSteps": 40, "p99LimitMs": 100,
-             "drainSeconds": 30},
+             "rampWarmupSeconds": 3, "drainSeconds": 30},
 }
 QUICK: dict[str, dict[str, Any]] = {
     "steady": {"visitors": 40, "agents": 4, "rate": 100, "seconds": 2, "concurrency": 20,
@@ -48,7 +48,8 @@ QUICK: dict[str, dict[str, Any]] = {
     "idle": {"visitors": 200, "agents": 0, "concurrency": 50, "holdSeconds": 1},
     "burst": {"visitors": 30, "agents": 4, "burstSeconds": 1, "drainSeconds": 10},
     "ramp": {"visitors": 40, "agents": 4, "concurrency": 20, "rampStart": 100, "rampStep": 200,
-             "rampStepSeconds": 1, "rampMaxSteps": 3, "p99LimitMs": 100, "drainSeconds": 10},
+             "rampStepSeconds": 1, "rampMaxSteps": 3, "p99LimitMs": 100, "rampWarmupSeconds": 0,
+             "drainSeconds": 10},
 }
 
 
