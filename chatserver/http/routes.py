@@ -5,7 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from chatserver.http import admin as admin_api
-from chatserver.http import api, auth, console, dsar, offline, ops, privacy, public, widget
+from chatserver.http import (
+    api,
+    auth,
+    console,
+    dsar,
+    offline,
+    openapi,
+    ops,
+    privacy,
+    public,
+    widget,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -47,3 +58,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/api/v1/canned-responses/{canned_id}", admin_api.delete_canned)
     app.router.add_get("/api/v1/audit", admin_api.list_audit)
     app.router.add_get("/api/v1/retention", admin_api.retention)
+    app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
