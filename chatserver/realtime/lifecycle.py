@@ -92,11 +92,13 @@ async def drain(app: web.Application) -> None:
         except Exception:
             log.exception("shutdown: could not tell the clients")
         try:
-            await asyncio.wait_for(_idle(namespaces), DRAIN_SECONDS)
+            async with asyncio.timeout(DRAIN_SECONDS):
+                await _idle(namespaces)
         except TimeoutError:
             log.warning("shutdown: events still running after %.0f s", DRAIN_SECONDS)
     try:
-        await asyncio.wait_for(_close_sockets(sio), DRAIN_SECONDS)
+        async with asyncio.timeout(DRAIN_SECONDS):
+            await _close_sockets(sio)
     except TimeoutError:
         log.warning("shutdown: connections still closing after %.0f s", DRAIN_SECONDS)
     try:

@@ -123,7 +123,10 @@ async def _attempt(ctx: Context, row: OutboxEmail) -> int:
             raise mailer.PermanentFailure(f"cannot build the message: {exc}",
                                           type(exc).__name__) from None
         try:
-            await asyncio.wait_for(mailer.deliver(ctx.settings, message), _send_limit(ctx))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the inner task finishes, and shutdown would hang.
+            async with asyncio.timeout(_send_limit(ctx)):
+                await mailer.deliver(ctx.settings, message)
         except TimeoutError:
             raise mailer.TemporaryFailure("the send took too long", "TimeoutError") from None
     except mailer.PermanentFailure as failure:
@@ -227,7 +230,8 @@ async def work(ctx: Context) -> None:
         except Exception:
             log.exception("email worker pass failed; trying again later")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), delay)
+            async with asyncio.timeout(delay):
+                await wakeup.wait()
 
 
 @contextlib.asynccontextmanager
