@@ -27,7 +27,7 @@ from chatserver.app import create_app
 from chatserver.db import migrate
 from chatserver.db.models import AgentConnection, Conversation
 from chatserver.keys import AGENTS
-from chatserver.services import conversations, presence
+from chatserver.services import conversations, presence, queue
 from chatserver.settings import Settings
 from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port, make_settings
 
@@ -248,7 +248,7 @@ async def test_two_agents_on_different_nodes_race_for_one_claim(site: Site) -> N
                   if m["author"]["kind"] == "system"]
         assert len(joined) == 1, joined
     assert sum(wins.values()) == 6
-    assert await conversations.queue(b.ctx) == []
+    assert await queue.waiting(b.ctx) == []
 
 
 async def test_availability_is_right_on_both_nodes(site: Site) -> None:

@@ -21,7 +21,7 @@ from chatserver.realtime.payloads import (
     Presence,
     Transfer,
 )
-from chatserver.services import agents, conversations, presence
+from chatserver.services import agents, conversations, presence, queue
 from chatserver.services.context import Context
 from chatserver.services.events import AGENT_NS, ALL_AGENTS_ROOM, agent_room
 from chatserver.services.views import agent_view
@@ -100,15 +100,15 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         await presence.connected(self.ctx, agent, sid)
         await self.emit("welcome", {
             "agent": agent_view(agent),
-            "queue": await conversations.queue(self.ctx),
-            "assigned": await conversations.assigned(self.ctx, agent),
+            "queue": await queue.waiting(self.ctx),
+            "assigned": await queue.assigned(self.ctx, agent),
             "online": [{"id": a.id, "name": a.display_name}
                        for a in await presence.available_agents(self.ctx)],
         }, to=sid)
         # A queue change committed while the welcome was being assembled may have reached this
         # socket before the welcome and been overwritten by its older snapshot: send the queue
         # once more, taken after the welcome went out.
-        await self.emit("queue", {"conversations": await conversations.queue(self.ctx)}, to=sid)
+        await self.emit("queue", {"conversations": await queue.waiting(self.ctx)}, to=sid)
         return True
 
     async def disconnected(self, connection: AgentConnection) -> None:

@@ -17,7 +17,7 @@ from chatserver.realtime.payloads import (
     VisitorAuth,
     VisitorMessage,
 )
-from chatserver.services import conversations, notice, offline, presence, rights
+from chatserver.services import conversations, notice, offline, presence, queue, rights
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.events import VISITOR_NS, conversation_room
@@ -87,7 +87,7 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
         if conversation is not None:
             await self.enter_room(sid, conversation_room(conversation.id))
             welcome["conversation"] = {
-                **await conversations.visitor_view(self.ctx, conversation),
+                **await queue.visitor_view(self.ctx, conversation),
                 "last_seq": conversation.last_seq,
                 "messages": await conversations.history(self.ctx, conversation.id, 0),
             }

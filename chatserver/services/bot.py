@@ -26,15 +26,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import bot_faq, bot_privacy, presence
+from chatserver.services import bot_faq, bot_privacy, presence, queue
 from chatserver.services.bot_match import _WORD, Document, Index
 from chatserver.services.context import Context
 from chatserver.services.conversations import (
     Visitor,
     _append,
     _open,
-    publish_queue,
-    visitor_view,
 )
 from chatserver.services.views import message_view
 from chatserver.settings import LANGUAGES, Settings
@@ -231,7 +229,7 @@ async def _announce(ctx: Context, conversation: Conversation,
     change and the agents' queue are emitted right after the ack. The task is created now and
     first runs when this event's handler has returned and python-socketio has queued the ack,
     so the widget sees its message acknowledged (seq n) before the bot's (n + 1, ...)."""
-    view = await visitor_view(ctx, conversation)
+    view = await queue.visitor_view(ctx, conversation)
     if offer:
         view["offer_offline_form"] = True
     messages = []
@@ -248,7 +246,7 @@ async def _announce(ctx: Context, conversation: Conversation,
             if conversation.state == "queued" or offer:
                 await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
             if conversation.state == "queued":
-                await publish_queue(ctx)
+                await queue.publish(ctx)
         except Exception:
             log.exception("bot: emitting the reply failed (it is stored; history has it)")
 
@@ -292,5 +290,5 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
     if fresh and sid is not None:
         await ctx.bus.join_conversation(sid, conversation_id)
     if not said:  # already queued or with an agent: nothing changes
-        return await visitor_view(ctx, conversation)
+        return await queue.visitor_view(ctx, conversation)
     return await _announce(ctx, conversation, said, offer=not online)

@@ -1,5 +1,5 @@
 """Conversations and messages: opening, appending with per-conversation seq and client_id
-idempotency, claiming, transferring, closing, history and the queue.
+idempotency, claiming, transferring, closing and history (the queue itself: queue.py).
 
 A message is acknowledged only after its transaction commits. The seq is taken with an
 UPDATE ... RETURNING on the conversation row first, so the write lock comes before any read
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,7 +24,7 @@ from chatserver.services import (
     message_batch,
     metrics,
     presence,
-    queue_positions,
+    queue,
     transcripts,
 )
 from chatserver.services.context import Context
@@ -80,25 +80,6 @@ async def resume(ctx: Context, token: str | None) -> tuple[str, Conversation | N
         if conversation is not None:
             return token, conversation
     return new_token(), None
-
-
-async def visitor_view(ctx: Context, conversation: Conversation) -> dict[str, Any]:
-    async with ctx.db() as session:
-        agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
-        position = await _queue_position(session, conversation)
-    return visitor_conversation_view(conversation, agent, position)
-
-
-async def _queue_position(session: AsyncSession, conversation: Conversation) -> int | None:
-    if conversation.state != "queued" or conversation.queued_at is None:
-        return None
-    ahead = await session.exec(
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.state == "queued")
-        .where(col(Conversation.queued_at) < conversation.queued_at)
-    )
-    return int(ahead.one()) + 1
 
 
 def _open(ctx: Context, visitor: Visitor, state: str) -> Conversation:
@@ -209,8 +190,8 @@ async def post_visitor_message(
         if opened is not None and handled is not None:
             return Posted(view, handled)
     if opened is not None:
-        await publish_queue(ctx)
-        return Posted(view, await visitor_view(ctx, opened))
+        await queue.publish(ctx)
+        return Posted(view, await queue.visitor_view(ctx, opened))
     return Posted(view, None)
 
 
@@ -322,7 +303,7 @@ async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, A
                                      visitor_conversation_view(conversation, agent))
         await ctx.bus.to_visitors_of(conversation_id, "message", message_view(joined))
         await ctx.bus.to_agent(agent.id or 0, "conversation", view)
-        await publish_queue(ctx)
+        await queue.publish(ctx)
     return {**view, "messages": [message_view(m) for m in messages]}
 
 
@@ -387,10 +368,10 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
                 conversation.state, conversation.queued_at = "queued", now
                 session.add(conversation)
                 opened = True
-    view = await visitor_view(ctx, conversation)
+    view = await queue.visitor_view(ctx, conversation)
     if opened:
         await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
-        await publish_queue(ctx)
+        await queue.publish(ctx)
     return view
 
 
@@ -426,7 +407,7 @@ async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = 
         await ctx.bus.to_agent(agent.id or 0, "conversation",
                                agent_conversation_view(conversation, agent))
     if was_queued:
-        await publish_queue(ctx)
+        await queue.publish(ctx)
 
 
 async def _messages(session: AsyncSession, conversation_id: str, after_seq: int,
@@ -483,40 +464,3 @@ async def agent_typing(ctx: Context, agent: Agent, conversation_id: str, typing:
         await _require_assigned(session, agent, conversation_id)
     await ctx.bus.to_visitors_of(conversation_id, "typing",
                                  {"typing": typing, "name": agent.display_name})
-
-
-async def queue(ctx: Context) -> list[dict[str, Any]]:
-    async with ctx.db() as session:
-        rows = (
-            await session.exec(
-                select(Conversation)
-                .where(Conversation.state == "queued")
-                .order_by(col(Conversation.queued_at))
-            )
-        ).all()
-    return [agent_conversation_view(c) for c in rows]
-
-
-async def assigned(ctx: Context, agent: Agent) -> list[dict[str, Any]]:
-    async with ctx.db() as session:
-        rows = (
-            await session.exec(
-                select(Conversation)
-                .where(Conversation.agent_id == agent.id)
-                .where(Conversation.state == "active")
-                .order_by(col(Conversation.claimed_at))
-            )
-        ).all()
-    return [agent_conversation_view(c, agent) for c in rows]
-
-
-async def publish_queue(ctx: Context) -> None:
-    """Push the queue to every agent, and each queued visitor's new position to them."""
-    conversations = await queue(ctx)
-    await ctx.bus.to_all_agents("queue", {"conversations": conversations})
-    # Only visitors whose position moved: appending to the queue moves nobody.
-    for conversation_id, position in queue_positions.changed(ctx, conversations):
-        await ctx.bus.to_visitors_of(
-            conversation_id, "conversation",
-            {"id": conversation_id, "state": "queued", "queue_position": position},
-        )

@@ -28,7 +28,7 @@ from chatserver.db.models import (
 )
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, conversations, retention
+from chatserver.services import audit, queue, retention
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.offline import valid_address
@@ -161,7 +161,7 @@ async def _after_erase(ctx: Context, erased: list[Conversation]) -> None:
             await ctx.bus.to_agent(conversation.agent_id, "conversation", gone)
         await ctx.bus.to_visitors_of(conversation.id, "conversation", gone)
     if any(c.state == "queued" for c in erased):
-        await conversations.publish_queue(ctx)
+        await queue.publish(ctx)
 
 
 # The visitor's own conversation (the widget's `export` and `erase` events).
