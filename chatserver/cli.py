@@ -161,6 +161,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.demo:
         _ensure_demo_agent(settings)
     print(f"  Demo host page:  {settings.public_url}/", flush=True)
+    print(f"  Agent console:   {settings.public_url}/console", flush=True)
     print(f"  Agent API:       {settings.public_url}/api/v1/", flush=True)
     try:
         # Access lines name the route pattern only, never paths or query strings (logs.py).
