@@ -21,6 +21,7 @@ from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
 from chatserver.services import bot, notice, outbox, presence, residency, retention
+from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.events import EventBus
 from chatserver.services.metrics import Metrics
@@ -102,11 +103,8 @@ async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
             except Exception:
                 log.exception("presence heartbeat failed")
 
-    task = asyncio.create_task(beat())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background(beat(), "presence-heartbeat"):
+        yield
     with contextlib.suppress(Exception):
         await presence.forget_node(ctx)
 

@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db.models import Conversation, OutboxEmail
 from chatserver.services import audit, mailer
+from chatserver.services.background import background
 from chatserver.services.context import Context
 from chatserver.services.views import iso
 
@@ -243,13 +244,8 @@ async def running(ctx: Context) -> AsyncIterator[None]:
     else:
         log.warning("no SMTP host is configured: emails are written to the maildir %s",
                     mailer.maildir_path(ctx.settings).resolve())
-    task = asyncio.create_task(work(ctx), name="email-outbox")
-    try:
+    async with background(work(ctx), "email-outbox"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def list_emails(ctx: Context, status: str | None, limit: int) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from sqlmodel import col, select
 
 from chatserver.db.models import AuditEvent, Conversation, Message, OfflineMessage, OutboxEmail
 from chatserver.services import audit, metrics
+from chatserver.services.background import background
 from chatserver.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -217,10 +218,5 @@ async def running(ctx: Context) -> AsyncIterator[None]:
                 log.exception("purge failed")
             await asyncio.sleep(interval)
 
-    task = asyncio.create_task(loop())
-    try:
+    async with background(loop(), "purge"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
