@@ -57,5 +57,9 @@ class Translator:
         catalog = self._catalogs.get(language) or self._catalogs[self.default_language]
         return catalog.gettext(message)
 
+    def table(self, language: str, messages: dict[str, str]) -> dict[str, str]:
+        """A table of UI strings (key -> msgid) in `language`; English where untranslated."""
+        return {key: self.gettext(language, text) for key, text in messages.items()}
+
     def format_time(self, moment: datetime, language: str, zone: str) -> str:
         return format_datetime(moment, "short", tzinfo=ZoneInfo(zone), locale=language)

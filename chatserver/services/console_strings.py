@@ -198,4 +198,4 @@ CONSOLE_STRINGS: dict[str, str] = {
 
 def console_strings(ctx: Context, language: str) -> dict[str, str]:
     """Every console string in `language` (English where a translation is missing)."""
-    return {key: ctx.translator.gettext(language, text) for key, text in CONSOLE_STRINGS.items()}
+    return ctx.translator.table(language, CONSOLE_STRINGS)

@@ -77,4 +77,4 @@ WIDGET_STRINGS: dict[str, str] = {
 
 def widget_strings(ctx: Context, language: str) -> dict[str, str]:
     """Every widget string in `language` (English where a translation is missing)."""
-    return {key: ctx.translator.gettext(language, text) for key, text in WIDGET_STRINGS.items()}
+    return ctx.translator.table(language, WIDGET_STRINGS)
