@@ -186,9 +186,9 @@ async def chat_factory(aiohttp_server: Any, settings_factory: Callable[..., Sett
                        ) -> AsyncIterator[Callable[..., Any]]:
     started: list[Chat] = []
 
-    async def factory(**overrides: Any) -> Chat:
+    async def factory(clock: Callable[[], Any] | None = None, **overrides: Any) -> Chat:
         settings = settings_factory(**overrides)
-        app = create_app(settings)
+        app = create_app(settings, clock=clock)
         server = await aiohttp_server(app, port=settings.port)
         chat = Chat(server, settings, app)
         started.append(chat)

@@ -7,7 +7,7 @@ import asyncio
 import email
 import email.policy
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -18,7 +18,6 @@ from aiosmtpd.controller import Controller
 from babel.dates import format_datetime
 from sqlmodel import select
 
-from chatserver.app import create_app
 from chatserver.db.models import Conversation, OutboxEmail
 from chatserver.services import outbox
 from tests.conftest import Chat, free_port
@@ -98,27 +97,19 @@ def smtp() -> Any:
 
 
 @pytest.fixture
-async def mail_chat(aiohttp_server: Any, settings_factory: Callable[..., Any], smtp: Smtp
-                    ) -> AsyncIterator[Callable[..., Any]]:
+def mail_chat(chat_factory: Callable[..., Any], smtp: Smtp) -> Callable[..., Any]:
     """Start the real app (clock injected) whose SMTP host is the test server."""
-    started: list[Chat] = []
 
     async def factory(clock: Clock, settings: dict[str, Any] | None = None,
                       **smtp_overrides: Any) -> Chat:
-        settings = settings_factory(**(settings or {}), smtp={
+        chat: Chat = await chat_factory(clock=clock, **(settings or {}), smtp={
             "host": "127.0.0.1", "port": smtp.port, "security": "none",
             "from_address": "chat@example.fi", "team_address": TEAM, "timeout": 5,
             **smtp_overrides,
         })
-        app = create_app(settings, clock=clock)
-        server = await aiohttp_server(app, port=settings.port)
-        chat = Chat(server, settings, app)
-        started.append(chat)
         return chat
 
-    yield factory
-    for chat in started:
-        await chat.close()
+    return factory
 
 
 async def outbox_rows(chat: Chat) -> list[OutboxEmail]:
