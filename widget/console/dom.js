@@ -1,19 +1,6 @@
-// A tiny element builder. Text is always added as text nodes, never parsed as HTML, so names
-// and message text from visitors cannot inject markup (and the CSP needs no exception).
-export function h (tag, props, ...children) {
-  const el = document.createElement(tag)
-  for (const key in props || {}) {
-    const value = props[key]
-    if (value == null || value === false) continue
-    if (key.startsWith('on')) el.addEventListener(key.slice(2), value)
-    else if (key === 'class') el.className = value
-    else if (key === 'value') el.value = value
-    else if (key === 'checked') el.checked = !!value
-    else el.setAttribute(key, value === true ? '' : value)
-  }
-  for (const child of children.flat(Infinity)) if (child != null && child !== false) el.append(child)
-  return el
-}
+// The element builder is the widget's (text only ever as text nodes).
+import { h } from '../src/dom.js'
+export { h }
 
 export function clear (el, ...children) {
   el.replaceChildren(...children.flat(Infinity).filter((c) => c != null && c !== false))

@@ -1,5 +1,6 @@
-// A tiny element builder. Text is always added as text nodes, never parsed as HTML, so
-// message text and names from the server cannot inject markup (nor need a CSP exception).
+// A tiny element builder, shared with the console (widget/console/dom.js). Text is always added
+// as text nodes, never parsed as HTML, so message text and names cannot inject markup (nor need a
+// CSP exception).
 export function h(tag, props, ...children) {
   const el = document.createElement(tag)
   for (const key in props || {}) {
@@ -7,9 +8,11 @@ export function h(tag, props, ...children) {
     if (value == null || value === false) continue
     if (key.startsWith('on')) el.addEventListener(key.slice(2), value)
     else if (key === 'class') el.className = value
+    else if (key === 'value') el.value = value
+    else if (key === 'checked') el.checked = !!value
     else el.setAttribute(key, value === true ? '' : value)
   }
-  for (const child of children.flat()) if (child != null && child !== false) el.append(child)
+  for (const child of children.flat(Infinity)) if (child != null && child !== false) el.append(child)
   return el
 }
 
