@@ -53,7 +53,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     bot.check(settings)  # a malformed FAQ file stops start-up: services/bot_faq.py
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        middlewares=[error_middleware, security_headers],
+        # security_headers is outermost so that error answers carry the headers too.
+        middlewares=[security_headers, error_middleware],
     )
     sio = create_socket_server(settings)
     sio.attach(app)

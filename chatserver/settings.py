@@ -59,6 +59,15 @@ class LimitSettings(_Section):
     history_page: int = Field(
         500, ge=1, le=10_000, description="Most messages returned by one `history` call."
     )
+    offline_per_connection: int = Field(
+        5, ge=1, description="Offline-form messages one widget connection may leave; "
+        "more are refused with `rate_limited`."
+    )
+    offline_per_hour: int = Field(
+        60, ge=1, description="Offline-form messages the whole site accepts per hour (all "
+        "visitors together), so a flood cannot bury the team's mailbox; more are refused with "
+        "`rate_limited`."
+    )
 
 
 class AuthSettings(_Section):

@@ -8,10 +8,11 @@ from aiohttp import web
 from pydantic import StringConstraints
 
 from chatserver.http import proxies
-from chatserver.http.common import authenticate, read_json
+from chatserver.http.common import authenticate, check_origin, read_json
 from chatserver.keys import CONTEXT
 from chatserver.realtime.agent import SESSION_COOKIE
 from chatserver.services import agents
+from chatserver.services.tokens import csrf_token_for
 from chatserver.services.views import agent_view
 from chatserver.validation import Payload
 
@@ -29,6 +30,9 @@ def client_address(request: web.Request) -> str:
 
 async def login(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
+    # Login CSRF: a form on another site cannot send application/json without a CORS preflight
+    # (which this endpoint never allows), and a fetch from it carries its Origin.
+    check_origin(request)
     body = await read_json(request, LoginBody)
     result = await agents.login(
         ctx, body.email, body.password, client_address(request),
@@ -55,10 +59,6 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
     caller = await authenticate(request)
-    csrf = None
-    if caller.session_token:
-        found = await agents.agent_for_session(ctx, caller.session_token)
-        csrf = found[1].csrf_token if found else None
+    csrf = csrf_token_for(caller.session_token) if caller.session_token else None
     return web.json_response({"ok": True, "agent": agent_view(caller.agent), "csrf_token": csrf})

@@ -16,7 +16,7 @@ from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.realtime.agent import SESSION_COOKIE
 from chatserver.services import agents
-from chatserver.services.tokens import same
+from chatserver.services.tokens import csrf_token_for, same
 from chatserver.validation import Payload, parse
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,40 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(request, ServiceError(Code.UNAVAILABLE))
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+# For an HTML answer that did not set its own policy (aiohttp's error pages, say): nothing loads.
+FALLBACK_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if request.path.startswith("/api/"):
         response.headers.setdefault("Cache-Control", "no-store")
+    if response.content_type == "text/html":
+        response.headers.setdefault("Content-Security-Policy", FALLBACK_CSP)
+    if request.app[CONTEXT].settings.public_url.startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost middleware (app.py), so error answers get the headers too; see
+    docs/security.md."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # aiohttp's own 404/405/413 pages, raised past us
+        _add_security_headers(request, exc)
+        raise
+    _add_security_headers(request, response)
     return response
+
+
+def check_origin(request: web.Request) -> None:
+    """A browser's cross-site POST carries its page's Origin: refuse any but our own (login CSRF
+    and defence in depth for cookie calls). Clients that send no Origin are not browsers."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") != request.app[CONTEXT].settings.own_origin:
+        raise ServiceError(Code.FORBIDDEN, _("Requests from another site are not accepted here."))
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
@@ -102,12 +128,12 @@ async def authenticate(request: web.Request, *, admin: bool = False) -> Caller:
     elif (token := request.cookies.get(SESSION_COOKIE)) is not None:
         found = await agents.agent_for_session(ctx, token)
         if found is not None:
-            agent, session = found
-            if request.method in UNSAFE_METHODS and not same(
-                request.headers.get("X-CSRF-Token", ""), session.csrf_token
-            ):
-                raise ServiceError(Code.FORBIDDEN, _("The CSRF token is missing or wrong. "
-                                                     "Reload the page."))
+            agent = found[0]
+            if request.method in UNSAFE_METHODS:
+                check_origin(request)
+                if not same(request.headers.get("X-CSRF-Token", ""), csrf_token_for(token)):
+                    raise ServiceError(Code.FORBIDDEN, _("The CSRF token is missing or wrong. "
+                                                         "Reload the page."))
             caller = Caller(agent, via_cookie=True, session_token=token)
     if caller is None:
         raise ServiceError(Code.UNAUTHORIZED)

@@ -3,6 +3,10 @@ the liveness check (readiness and metrics are in ops.py)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from aiohttp import web
@@ -33,8 +37,32 @@ async def widget_config(request: web.Request) -> web.Response:
     return response
 
 
-async def demo_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "demo.html")
+@lru_cache(maxsize=1)
+def _demo_html() -> tuple[bytes, str]:
+    """The demo host page and the hashes of its inline styles, for its CSP."""
+    body = (STATIC / "demo.html").read_bytes()
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(style).digest()).decode() + "'"
+        for style in re.findall(rb"<style>(.*?)</style>", body, re.S)
+    )
+    return body, hashes
+
+
+def demo_csp(own_origin: str, style_hashes: str) -> str:
+    """As strict as a careful host site would be: the widget needs only its script, its socket
+    and constructed stylesheets (which style-src does not govern)."""
+    websocket = own_origin.replace("https://", "wss://").replace("http://", "ws://")
+    return (f"default-src 'none'; script-src 'self'; style-src 'self' {style_hashes}; "
+            f"img-src 'self' data:; connect-src 'self' {websocket}; frame-ancestors 'self'; "
+            "base-uri 'none'; form-action 'none'")
+
+
+async def demo_page(request: web.Request) -> web.Response:
+    body, style_hashes = _demo_html()
+    response = web.Response(body=body, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = demo_csp(
+        request.app[CONTEXT].settings.own_origin, style_hashes)
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:

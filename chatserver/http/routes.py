@@ -31,6 +31,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/dsar/export", dsar.export)
     app.router.add_post("/api/v1/dsar/erase", dsar.erase)
     app.router.add_get("/api/v1/widget/config", public.widget_config)
+    app.router.add_route("OPTIONS", "/api/v1/widget/config", widget.preflight)  # CORS
     app.router.add_post("/api/v1/auth/login", auth.login)
     app.router.add_post("/api/v1/auth/logout", auth.logout)
     app.router.add_get("/api/v1/auth/me", auth.me)

@@ -72,8 +72,22 @@ async def widget_js(request: web.Request) -> web.Response:
 
 
 def allow_host_origin(request: web.Request, response: web.StreamResponse) -> None:
-    """Lets a listed host site (settings `allowed_origins`) read a public JSON answer."""
+    """Lets a listed host site (settings `allowed_origins`) read a public JSON answer.
+    Never with credentials: the widget's requests carry no cookies."""
     origin = request.headers.get("Origin")
     response.headers["Vary"] = "Origin"
     if origin and origin in request.app[SETTINGS].socket_origins:
         response.headers["Access-Control-Allow-Origin"] = origin
+
+
+async def preflight(request: web.Request) -> web.Response:
+    """CORS preflight for the public widget endpoints: a listed origin may GET them, with no
+    credentials and no custom headers beyond Content-Type; anyone else gets no allow headers,
+    so the browser blocks the request. Agent and admin endpoints have no preflight (405)."""
+    response = web.Response(status=204)
+    allow_host_origin(request, response)
+    if "Access-Control-Allow-Origin" in response.headers:
+        response.headers["Access-Control-Allow-Methods"] = "GET"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response

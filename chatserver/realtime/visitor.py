@@ -28,6 +28,7 @@ from chatserver.validation import message_text, parse
 @dataclass
 class VisitorConnection(Connection):
     visitor: Visitor | None = None
+    offline_sent: int = 0
 
     @property
     def me(self) -> Visitor:
@@ -139,9 +140,13 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
     async def on_offline_message(self, conn: VisitorConnection, data: Any) -> Ack:
         payload = parse(OfflineMessageIn, data)
         text = message_text(payload.text, self.ctx.settings.limits.max_message_chars)
+        if conn.offline_sent >= self.ctx.settings.limits.offline_per_connection:
+            raise ServiceError(Code.RATE_LIMITED, _("You have already left several messages. "
+                                                    "We will answer them as soon as we can."))
         message_id = await offline.leave_message(
             self.ctx, conn.me, payload.name, payload.email, text
         )
+        conn.offline_sent += 1
         return ok(id=message_id)
 
     async def on_export(self, conn: VisitorConnection, data: Any) -> Ack:

@@ -17,7 +17,7 @@ from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import audit
 from chatserver.services.context import Context
-from chatserver.services.tokens import new_token, token_hash
+from chatserver.services.tokens import csrf_token_for, new_token, token_hash
 
 ROLES = ("admin", "agent")
 MIN_PASSWORD_CHARS = 10
@@ -197,7 +197,9 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
             audit.record(ctx, session, "login.failed", actor_kind="agent",
                          actor_id=agent.id if agent else None)
         raise ServiceError(Code.UNAUTHORIZED, _("Wrong email or password."))
-    token, csrf = new_token(), new_token()
+    # The CSRF token is derived from the session secret; the row keeps only its hash.
+    token = new_token()
+    csrf = csrf_token_for(token)
     async with ctx.db.begin() as session:
         if previous_token:
             await session.exec(
@@ -209,7 +211,8 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
         await session.exec(delete(AgentSession).where(col(AgentSession.expires_at) < now))
         session.add(
             AgentSession(
-                token_hash=token_hash(token), agent_id=agent.id or 0, csrf_token=csrf,
+                token_hash=token_hash(token), agent_id=agent.id or 0,
+                csrf_token=token_hash(csrf),
                 created_at=now,
                 expires_at=now + timedelta(hours=settings.session_hours),
             )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -89,6 +89,7 @@ async def leave_message(ctx: Context, visitor: Visitor, name: str, address: str,
                          notice_version=visitor.notice_version, created_at=now)
     team_language = ctx.settings.default_language
     async with ctx.db.begin() as session:
+        await _check_site_rate(ctx, session, now)
         session.add(row)
         await session.flush()
         intro = _t(ctx, team_language, NOTICE_BODY, name=name, email=email,
@@ -109,6 +110,18 @@ async def leave_message(ctx: Context, visitor: Visitor, name: str, address: str,
                 language=visitor.language, offline_message_id=row.id,
             )
     return row.id
+
+
+async def _check_site_rate(ctx: Context, session: AsyncSession, now: datetime) -> None:
+    """At most `limits.offline_per_hour` offline messages site-wide per hour (docs/security.md):
+    the form sends email to the team, so a flood from many connections stops here."""
+    recent = (await session.exec(
+        select(func.count()).select_from(OfflineMessage)
+        .where(col(OfflineMessage.created_at) > now - timedelta(hours=1))
+    )).one()
+    if recent >= ctx.settings.limits.offline_per_hour:
+        raise ServiceError(Code.RATE_LIMITED, _("Many messages have been left just now. "
+                                                "Please try again later."))
 
 
 async def _receipt_sent_lately(session: AsyncSession, email: str, now: datetime) -> bool:

@@ -1,0 +1,14 @@
+"""Finnish and Swedish for the security strings (docs/security.md); applied by
+tools/fill_catalogs.py."""
+
+FI = {
+    "Requests from another site are not accepted here.": "Toiselta sivustolta tulevia pyyntöjä ei hyväksytä tässä.",
+    "Many messages have been left just now. Please try again later.": "Viestejä on jätetty juuri nyt paljon. Yritä myöhemmin uudelleen.",
+    "You have already left several messages. We will answer them as soon as we can.": "Olet jo jättänyt useita viestejä. Vastaamme niihin niin pian kuin voimme.",
+}
+
+SV = {
+    "Requests from another site are not accepted here.": "Förfrågningar från en annan webbplats tas inte emot här.",
+    "Many messages have been left just now. Please try again later.": "Många meddelanden har lämnats just nu. Försök igen senare.",
+    "You have already left several messages. We will answer them as soon as we can.": "Du har redan lämnat flera meddelanden. Vi svarar på dem så snart vi kan.",
+}
