@@ -9,6 +9,7 @@ from __future__ import annotations
 import socketio
 
 from chatserver.realtime import tuning
+from chatserver.realtime.packets import ClientPacket
 from chatserver.settings import Settings
 
 
@@ -22,6 +23,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         client_manager=manager,
         cors_allowed_origins=settings.socket_origins,
         max_http_buffer_size=settings.limits.max_event_bytes,
+        serializer=ClientPacket,  # lifecycle names are refused as events: packets.py
         logger=False,
         engineio_logger=False,
         json=tuning.json_module(settings.performance),  # orjson when installed: tuning.py

@@ -17,6 +17,7 @@ import socketio
 
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
+from chatserver.realtime.packets import MALFORMED
 from chatserver.realtime.ratelimit import TokenBucket
 from chatserver.services.context import Context
 
@@ -84,14 +85,18 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
         connection = self.connections.get(sid)
         language = connection.language if connection else self.ctx.settings.default_language
         try:
+            # Before anything else, so unknown or unreadable events cannot flood either.
+            if connection is not None and not connection.bucket.take():
+                raise ServiceError(Code.RATE_LIMITED)
+            if event == MALFORMED:
+                raise ServiceError(Code.INVALID_INPUT, _("The event could not be read. Send an "
+                                                         "event name and one JSON object."))
             handler = self.handlers.get(event) if isinstance(event, str) else None
             if handler is None:
                 raise ServiceError(Code.INVALID_INPUT, _("Unknown event “{event}”."),
                                    event=str(event)[:40])
             if connection is None:
                 raise ServiceError(Code.UNAUTHORIZED, _("The connection is not ready yet."))
-            if not connection.bucket.take():
-                raise ServiceError(Code.RATE_LIMITED)
             if len(args) > 1:
                 raise ServiceError(Code.INVALID_INPUT,
                                    _("Send one JSON object with the event."))
