@@ -115,7 +115,7 @@ def is_valid(model: type[Payload] | None, payload: Any) -> bool:
 
 def valid_payload(namespace: str, event: str, conversation_id: str) -> dict[str, Any]:
     conversation = {"conversation_id": conversation_id}
-    return {
+    valid: dict[tuple[str, str], dict[str, Any]] = {
         ("/visitor", "message"): {"client_id": "fuzz-v", "text": "hello"},
         ("/visitor", "typing"): {"typing": True},
         ("/visitor", "transcript"): {"email": "visitor@example.fi"},
@@ -129,7 +129,8 @@ def valid_payload(namespace: str, event: str, conversation_id: str) -> dict[str,
         ("/agent", "transfer"): {**conversation, "agent_id": 1},
         ("/agent", "close"): conversation,
         ("/agent", "history"): {**conversation, "after_seq": 0},
-    }.get((namespace, event), {})
+    }
+    return valid.get((namespace, event), {})
 
 
 # Strategies are built once, before a conversation exists: they use this placeholder, which
@@ -181,7 +182,7 @@ async def fingerprint(chat: Chat) -> dict[str, str]:
     """A digest of every stored row, per table."""
     digests = {}
     async with chat.ctx.db() as session:
-        tables = (await session.exec(text(  # type: ignore[call-overload]
+        tables = (await session.exec(text(
             "SELECT name FROM sqlite_master WHERE type = 'table'"))).scalars().all()
         for table in sorted(set(tables) - VOLATILE_TABLES):
             rows = (await session.exec(text(
