@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import socketio
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -301,3 +302,76 @@ async def _send_raw(client: Client, encoded: str, ack_id: int) -> Any:
     finally:
         client.sio.callbacks["/visitor"].pop(ack_id, None)
 
+
+
+@dataclass
+class Gate:
+    chat: Chat
+    notice_version: str
+    api_token: str
+    resume_token: str
+
+
+@pytest.fixture
+async def gate(chat: Chat) -> Gate:
+    from chatserver.services import agents
+
+    agent = await chat.add_agent("token-agent@example.fi", "Token Agent")
+    api_token = await agents.create_api_token(chat.ctx, agent.id, "fuzz")
+    visitor = await chat.visitor("en")
+    assert (await visitor.call("message", {"client_id": "g1", "text": "hello"}))["ok"]
+    return Gate(chat, await chat.notice_version(), api_token, visitor.welcome["token"])
+
+
+CONNECT_AUTH = {
+    "/visitor": {"lang": "en", "notice_version": "<notice>", "token": "<resume>",
+                 "page_url": "https://shop.example.fi/"},
+    "/agent": {"api_token": "<api token>"},
+}
+
+
+def has_bytes(value: Any) -> bool:
+    """socket.io cannot carry binary attachments in a CONNECT packet."""
+    if isinstance(value, bytes):
+        return True
+    if isinstance(value, dict):
+        return any(has_bytes(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_bytes(v) for v in value)
+    return False
+
+
+def with_secrets(value: Any, gate: Gate) -> Any:
+    secrets = {"<notice>": gate.notice_version, "<resume>": gate.resume_token,
+               "<api token>": gate.api_token}
+    if isinstance(value, dict):
+        return {k: with_secrets(v, gate) for k, v in value.items()}
+    return secrets.get(value, value) if isinstance(value, str) else value
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(namespace=st.sampled_from(sorted(CONNECT_AUTH)), data=st.data())
+async def test_connecting_with_any_auth_is_welcomed_or_refused_in_the_contract_shape(
+        gate: Gate, namespace: str, data: st.DataObject) -> None:
+    auth = with_secrets(data.draw(variants(CONNECT_AUTH[namespace])), gate)
+    assume(not has_bytes(auth))
+    note(f"{namespace} auth={auth!r:.300}")
+    before = await fingerprint(gate.chat)
+    client = socketio.AsyncClient(reconnection=False)
+    refusals: list[Any] = []
+    client.on("connect_error", refusals.append, namespace=namespace)
+    try:
+        await client.connect(gate.chat.url, namespaces=[namespace], transports=["websocket"],
+                             auth=auth, wait_timeout=5)
+    except socketio.exceptions.ConnectionError:
+        assert refusals, "refused without a connect_error"
+        refusal = refusals[0]
+        assert refusal["code"] in {code.value for code in Code}, refusal
+        assert isinstance(refusal["message"], str) and refusal["message"].strip(), refusal
+    else:
+        assert namespace == "/agent" or isinstance(auth, dict | None), auth
+    finally:
+        await client.disconnect()
+    # Connecting stores nothing, whether it is welcomed or refused (the gate, DESIGN §5).
+    assert await fingerprint(gate.chat) == before
