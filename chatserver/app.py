@@ -36,7 +36,7 @@ class NotMigrated(RuntimeError):
 
 def build_context(settings: Settings, bus: EventBus,
                   clock: Callable[[], datetime] | None = None) -> Context:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.sqlite_busy_seconds)
     return Context(
         settings=settings,
         db=make_sessionmaker(engine),

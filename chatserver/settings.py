@@ -147,6 +147,12 @@ class Settings(_Section):
         description="SQLAlchemy URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB."
         " Empty means SQLite at DATA_DIR/chatserver.db.",
     )
+    sqlite_busy_seconds: float = Field(
+        5.0, gt=0, le=600,
+        description="SQLite only: how long a transaction waits for the database's lock while "
+        "another process (such as a `chatserver` command) holds it, before the event or request "
+        "fails with `unavailable` and nothing of it is stored.",
+    )
     redis_url: str = Field(
         "", description="redis://HOST:PORT/DB to run several nodes; empty for one process."
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,23 +18,32 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 SessionMaker = async_sessionmaker[AsyncSession]
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # secure_delete overwrites deleted content, so erased text does not linger in free pages.
-    for pragma in (
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA foreign_keys=ON",
-        "PRAGMA secure_delete=ON",
-        "PRAGMA synchronous=NORMAL",
-        "PRAGMA busy_timeout=5000",
-    ):
-        cursor.execute(pragma)
-    cursor.close()
-    # Take transactions into our own hands (see _begin_immediate).
-    dbapi_connection.isolation_level = None
+def _sqlite_pragmas(busy_seconds: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # secure_delete overwrites deleted content, so erased text does not linger in free
+        # pages. busy_timeout: how long SQLite retries when another process holds the lock.
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA secure_delete=ON",
+            "PRAGMA synchronous=NORMAL",
+            f"PRAGMA busy_timeout={int(busy_seconds * 1000)}",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+        # Take transactions into our own hands (see _WriteGate.begin).
+        dbapi_connection.isolation_level = None
+
+    return on_connect
 
 
-GATE_TIMEOUT = 5.0  # seconds, as busy_timeout
+def is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked" (or busy): another process held the write lock for longer
+    than `sqlite_busy_seconds`. Nothing of the transaction was stored; it is worth a retry."""
+    original = getattr(error, "orig", error)
+    return isinstance(original, sqlite3.OperationalError) and any(
+        word in str(original) for word in ("database is locked", "database is busy"))
 
 
 class _WriteGate:
@@ -46,9 +56,10 @@ class _WriteGate:
     still meet busy_timeout.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float) -> None:
         self.lock = asyncio.Lock()
         self.holder: Any = None
+        self.timeout = timeout  # as busy_timeout
 
     def begin(self, connection: Any) -> None:
         # A deferred transaction that reads and then writes cannot upgrade its WAL snapshot
@@ -66,7 +77,7 @@ class _WriteGate:
     async def _acquire(self) -> None:
         # asyncio.timeout, not wait_for: on Python 3.11, wait_for can swallow a cancellation
         # that arrives as the lock is granted, and a cancelled worker would then run on.
-        async with asyncio.timeout(GATE_TIMEOUT):
+        async with asyncio.timeout(self.timeout):
             await self.lock.acquire()
 
     def release(self, dbapi_connection: Any, *_args: Any) -> None:
@@ -75,16 +86,17 @@ class _WriteGate:
             self.lock.release()
 
 
-def make_engine(database_url: str) -> AsyncEngine:
+def make_engine(database_url: str, busy_seconds: float = 5.0) -> AsyncEngine:
     # hide_parameters: SQL errors (and so logged tracebacks) never quote the values, which can
     # be message text or email addresses.
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        gate = _WriteGate()
+        engine = create_async_engine(url, connect_args={"timeout": busy_seconds},
+                                     hide_parameters=True)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_seconds))
+        gate = _WriteGate(busy_seconds)
         event.listen(engine.sync_engine, "begin", gate.begin)
         for pool_event in ("checkin", "invalidate", "close"):
             event.listen(engine.sync_engine, pool_event, gate.release)

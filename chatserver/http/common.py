@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from chatserver.db.engine import is_busy
 from chatserver.db.models import Agent
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
@@ -57,8 +58,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.set_status(exc.status)
             return response
         raise
-    except Exception:
-        log.exception("request failed: %s %s", request.method, request.path)
+    except Exception as error:
+        if is_busy(error):  # another process held SQLite's write lock: nothing stored
+            log.warning("request failed: %s %s: the database stayed locked", request.method,
+                        request.path)
+        else:
+            log.exception("request failed: %s %s", request.method, request.path)
         return error_response(request, ServiceError(Code.UNAVAILABLE))
 
 

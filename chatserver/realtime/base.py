@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import socketio
 
+from chatserver.db.engine import is_busy
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.realtime.packets import MALFORMED
@@ -108,8 +109,12 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
                 return await handler(connection, payload)
         except ServiceError as error:
             return error.ack(self.ctx.translator, language)
-        except Exception:
-            log.exception("event %s failed", event if isinstance(event, str) else "?")
+        except Exception as error:
+            name = event if isinstance(event, str) else "?"
+            if is_busy(error):  # another process held SQLite's write lock: nothing stored
+                log.warning("event %s failed: the database stayed locked", name)
+            else:
+                log.exception("event %s failed", name)
             return ServiceError(Code.UNAVAILABLE).ack(self.ctx.translator, language)
 
     async def before_event(self, connection: C) -> None:

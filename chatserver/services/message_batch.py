@@ -9,7 +9,8 @@ shared. Nothing waits for a timer, so a lone message is not delayed.
 Anything unusual in a batch (a closed or unknown conversation, an agent writing to a
 conversation that is not theirs, a retried client_id, a database error) rolls the batch back,
 and its messages are then written one by one by `conversations._append`, which raises the
-precise error for each. Each message is acknowledged only after its own commit, as before.
+precise error for each (only SQLite's "database is locked" fails the whole batch at once).
+Each message is acknowledged only after its own commit, as before.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, case, insert, update
 from sqlalchemy.exc import DBAPIError
 
+from chatserver.db.engine import is_busy
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.services import metrics, sqlite_batch
 from chatserver.services.context import Context
@@ -100,7 +102,14 @@ async def append(
 async def _flush(ctx: Context, batch: list[Item]) -> None:
     try:
         results = await _commit(ctx, batch)
-    except (Fallback, DBAPIError, sqlite3.Error):
+    except (Fallback, DBAPIError, sqlite3.Error) as error:
+        if is_busy(error):
+            # Another process held SQLite's lock for sqlite_busy_seconds: one by one, each
+            # message would wait that long again. Every one of them fails alike, at once.
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            return
         for item in batch:
             await _one_by_one(ctx, item)
         return
