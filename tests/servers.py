@@ -6,8 +6,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from tests.conftest import free_port
@@ -84,11 +86,21 @@ class RedisServer:
             check=True, capture_output=True,
         )
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server and wait until it is gone; `start()` brings it back on the same
+        port (tests/test_faults.py)."""
         pidfile = self.dir / "redis.pid"
-        if pidfile.exists():
-            try:
-                os.kill(int(pidfile.read_text().strip()), 15)
-            except (ProcessLookupError, ValueError):
-                pass
+        try:
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, 15)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            return
+        for _ in range(500):  # gone once nothing listens (its pid may linger as a zombie)
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -437,3 +437,79 @@ async def test_sqlite_lock_held_too_long_fails_cleanly_then_everything_works(
         assert read.status == 200
     reads = _rows(path, "SELECT target_id FROM audit_event WHERE action = 'conversation.read'")
     assert reads == [(conversation_id,)]
+
+
+async def _ready(url: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/readyz") as response:
+        return response.status, await response.json()
+
+
+@pytest.mark.postgres
+async def test_redis_down_fails_readyz_and_the_nodes_recover_when_it_returns(
+        postgres_url: str, tmp_path: Path, aiohttp_server: Any) -> None:
+    """Two nodes on PostgreSQL and a Redis of this test's own. Redis stops: `/readyz` on each
+    node answers 503 naming Redis, and a visitor's message is still stored and acknowledged
+    (the database is the truth; the agent on the other node reads it from history). Redis
+    starts again on the same port: both nodes are ready again without a restart, and messages
+    are relayed live between the nodes both ways."""
+    from chatserver.db import migrate
+    from tests.servers import RedisServer
+    from tests.test_multinode import Site, _wait_for_port
+
+    try:
+        redis_server = RedisServer()
+        redis_server.start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"Redis cannot run here: {exc}")
+    site = None
+    try:
+        await asyncio.to_thread(_wait_for_port, redis_server.port)
+        await asyncio.to_thread(migrate.upgrade, postgres_url)
+        site = Site(postgres_url, redis_server.url, tmp_path, aiohttp_server)
+        a = await site.node("node-a", site.port_a)
+        b = await site.node("node-b", site.port_b)
+        agent = await b.agent("anna@example.fi", "Anna")
+        visitor = await a.visitor()
+        opened = await visitor.call("message", {"client_id": "v1", "text": "Hei!"})
+        conversation_id = opened["conversation"]["id"]
+        assert (await agent.call("claim", {"conversation_id": conversation_id}))["ok"]
+
+        async def relayed(n: int) -> None:
+            sent = await visitor.call("message", {"client_id": f"r{n}", "text": f"kysyn {n}"})
+            assert sent["ok"] is True, sent
+            heard = await agent.next("message", where=lambda m: m["text"] == f"kysyn {n}")
+            assert heard == sent["message"]
+            answer = await agent.call("message", {"conversation_id": conversation_id,
+                                                  "client_id": f"r{n}", "text": f"vastaan {n}"})
+            assert answer["ok"] is True, answer
+            got = await visitor.next("message", where=lambda m: m["text"] == f"vastaan {n}")
+            assert got == answer["message"]
+
+        await relayed(1)
+        for node in (a, b):
+            assert await _ready(node.url) == (200, {"ok": True, "database": True,
+                                                   "redis": True})
+
+        await asyncio.to_thread(redis_server.halt)
+        for node in (a, b):
+            assert await _ready(node.url) == (503, {"ok": False, "database": True,
+                                                   "redis": False})
+        during = await visitor.call("message", {"client_id": "d1", "text": "katkon aikana"})
+        assert during["ok"] is True, during
+
+        await asyncio.to_thread(redis_server.start)
+        await asyncio.to_thread(_wait_for_port, redis_server.port)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        for node in (a, b):
+            while (status := await _ready(node.url))[0] != 200:
+                assert loop.time() < deadline, status
+                await asyncio.sleep(0.1)
+        await relayed(2)  # ready means relaying again: no wait beyond /readyz's word
+        history = await agent.call("history", {"conversation_id": conversation_id,
+                                               "after_seq": 0})
+        assert "katkon aikana" in [m["text"] for m in history["messages"]]
+    finally:
+        if site is not None:
+            await site.close()
+        redis_server.stop()

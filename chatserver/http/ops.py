@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from chatserver.keys import CONTEXT
+from chatserver.keys import CONTEXT, SIO
 from chatserver.services import metrics as node_metrics
 from chatserver.services.context import Context
 
@@ -25,7 +25,9 @@ async def readyz(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     checks = {"database": await _database_ok(ctx)}
     if ctx.settings.redis_url:
-        checks["redis"] = await _redis_ok(ctx)
+        # Reachable, and this node's subscription (other nodes' events) is live again.
+        manager = request.app[SIO].manager
+        checks["redis"] = await _redis_ok(ctx) and getattr(manager, "listening", True)
     ready = all(checks.values())
     return web.json_response({"ok": ready, **checks}, status=200 if ready else 503)
 

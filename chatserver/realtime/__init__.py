@@ -10,6 +10,7 @@ import socketio
 
 from chatserver.realtime import tuning
 from chatserver.realtime.packets import ClientPacket
+from chatserver.realtime.relay import RedisRelay
 from chatserver.settings import Settings
 
 
@@ -17,7 +18,8 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     manager: socketio.AsyncManager | None = None
     if settings.redis_url:
         # Carries emits (and room membership effects) between the nodes of one site.
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel="chatserver")
+        # RedisRelay: says whether it is subscribed and resubscribes quickly (relay.py).
+        manager = RedisRelay(settings.redis_url, channel="chatserver")
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
