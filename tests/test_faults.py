@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests import mailserver
 from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port
 
 # Visitors writing at once (so the group commit batches several of them) and the messages each
@@ -513,3 +514,42 @@ async def test_redis_down_fails_readyz_and_the_nodes_recover_when_it_returns(
         if site is not None:
             await site.close()
         redis_server.stop()
+
+
+smtp = mailserver.smtp  # the email tests' fixtures (tests/mailserver.py)
+mail_chat = mailserver.mail_chat
+
+
+async def test_smtp_that_accepts_and_never_answers_then_comes_back_delivers_once(
+        mail_chat: Any, smtp: mailserver.Smtp) -> None:
+    """tests/test_mail.py covers an SMTP server that refuses connections. Here the relay
+    accepts the connection and then says nothing (a hung server, a firewall that drops): the
+    attempt ends at `smtp.timeout`, the email waits for its retry, and chats go on meanwhile.
+    When a real server answers on that port, the email is delivered, once."""
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never greets; the client gives up and closes
+        writer.close()
+
+    hung = await asyncio.start_server(silent, "127.0.0.1", smtp.port)
+    clock = mailserver.Clock()
+    chat = await mail_chat(clock, timeout=0.3)
+    _agent, visitor, _conversation_id = await mailserver.chat_with_transcript(chat, "fi")
+    assert (await visitor.call("close", {}))["ok"]
+    await mailserver.until(lambda: mailserver.waiting_retry(chat, 1))
+    (row,) = await mailserver.outbox_rows(chat)
+    assert row.attempts == 1 and "Timeout" in (row.last_error or ""), row.last_error
+    other = await chat.visitor("fi")
+    assert (await other.call("message", {"client_id": "1", "text": "Hei?"}))["ok"]
+    hung.close()
+    await hung.wait_closed()
+
+    smtp.start()
+    clock.advance(seconds=31)
+    from chatserver.services import outbox
+
+    outbox.wake(chat.ctx)
+    await smtp.inbox.wait(mailserver.VISITOR)
+    await mailserver.until(lambda: mailserver.all_sent(chat))
+    clock.advance(hours=2)
+    assert await outbox.run_once(chat.ctx) == 0
+    assert len(smtp.inbox.to(mailserver.VISITOR)) == 1
