@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.functional_validators import AfterValidator
 
 from chatserver.errors import Code, ServiceError
@@ -20,12 +20,17 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _clean_text(value: str) -> str:
-    """Reject what storage or display cannot hold: NUL, lone surrogates, other C0 controls."""
+def _encodable(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("unencodable") from None
+    return value
+
+
+def _clean_text(value: str) -> str:
+    """Reject what storage or display cannot hold: NUL, lone surrogates, other C0 controls."""
+    _encodable(value)
     if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
         raise ValueError("control")
     return value
@@ -37,13 +42,34 @@ def _single_line(value: str) -> str:
     return value
 
 
-CleanText = Annotated[str, AfterValidator(_clean_text)]
+# The same rules as JSON Schema patterns, for the OpenAPI document (clients and fuzzers read
+# them there); the validators above are what enforces them.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+
+
+def _pattern(extra: str = "", *, not_blank: bool = False) -> Any:
+    allowed = f"[^{_CONTROLS}{extra}]"
+    if not_blank:  # at least one character that str.strip() keeps
+        return Field(json_schema_extra={"pattern": rf"^{allowed}*[^\s{_CONTROLS}]{allowed}*$"})
+    return Field(json_schema_extra={"pattern": f"^{allowed}*$"})
+
+
+CleanText = Annotated[str, AfterValidator(_clean_text), _pattern()]
+# An address the services check with email-validator; declared as such in the OpenAPI document.
+EMAIL_FORMAT = Field(json_schema_extra={"format": "email"})
+# Text that the service strips and refuses when nothing is left (a reply, a canned response).
+Words = Annotated[str, AfterValidator(_clean_text), _pattern(not_blank=True)]
+# Any string that can be stored and hashed (passwords): no lone surrogates, nothing else.
+Secret = Annotated[str, AfterValidator(_encodable)]
 ClientId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$"),
     AfterValidator(_clean_text),
 ]
-Line = Annotated[str, AfterValidator(_clean_text), AfterValidator(_single_line)]
+Line = Annotated[str, AfterValidator(_clean_text), AfterValidator(_single_line),
+                 _pattern(r"\n\r")]
+NameLine = Annotated[str, AfterValidator(_clean_text), AfterValidator(_single_line),
+                     _pattern(r"\n\r", not_blank=True)]
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -65,13 +91,21 @@ def _to_service_error(exc: ValidationError) -> ServiceError:
         return ServiceError(Code.INVALID_INPUT, _("The field “{field}” is missing."), field=field)
     if kind == "extra_forbidden":
         return ServiceError(Code.INVALID_INPUT, _("Unknown field “{field}”."), field=field)
-    if kind == "string_too_long":
+    # "too_long"/"too_short": the same limits on a type with a validator of its own (Line...).
+    if kind in ("string_too_long", "too_long"):
         limit = error.get("ctx", {}).get("max_length")
         return ServiceError(
             Code.TOO_LARGE, _("The field “{field}” is too long (at most {limit})."),
             field=field, limit=limit,
         )
-    if kind == "string_too_short":
+    if kind in ("string_too_short", "too_short"):
+        least = error.get("ctx", {}).get("min_length", 1)
+        if least > 1:
+            return ServiceError(
+                Code.INVALID_INPUT,
+                _("The field “{field}” is too short (at least {limit} characters)."),
+                field=field, limit=least,
+            )
         return ServiceError(Code.INVALID_INPUT, _("The field “{field}” is empty."), field=field)
     if kind in ("value_error", "string_pattern_mismatch"):
         return ServiceError(

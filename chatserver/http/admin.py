@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from chatserver.errors import Code, ServiceError
 from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services import agent_admin, audit_log, canned
+from chatserver.services.agents import MIN_PASSWORD_CHARS
 from chatserver.services.views import agent_view
 from chatserver.settings import LANGUAGES
-from chatserver.validation import CleanText, Line, Payload
+from chatserver.validation import Line, Payload, Secret, Words
 
 
 class AgentPatch(Payload):
@@ -24,18 +25,19 @@ class AgentPatch(Payload):
 
 
 class PasswordIn(Payload):
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    password: Annotated[Secret, StringConstraints(min_length=MIN_PASSWORD_CHARS, max_length=1024)]
 
 
 class CannedIn(Payload):
     language: Literal["fi", "sv", "en"]
-    shortcut: Annotated[Line, StringConstraints(min_length=1, max_length=41)]
-    text: Annotated[CleanText, StringConstraints(min_length=1, max_length=canned.MAX_TEXT)]
+    shortcut: Annotated[Line, StringConstraints(min_length=1, max_length=41),
+                        Field(json_schema_extra={"pattern": canned.SHORTCUT_INPUT})]
+    text: Annotated[Words, StringConstraints(min_length=1, max_length=canned.MAX_TEXT)]
 
 
 def _id(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 10:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:  # not "²": int() refuses it
         raise ServiceError(Code.NOT_FOUND)
     return int(raw)
 
@@ -96,11 +98,12 @@ async def list_audit(request: web.Request) -> web.Response:
     until = query.get("until") or None
     before = query.get("before") or None
     limit = query.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 500:
         raise ServiceError(Code.INVALID_INPUT,
                            _("“{field}” must be a whole number from {low} to {high}."),
                            field="limit", low=1, high=500)
-    if before is not None and (not before.isdigit() or len(before) > 18):
+    if before is not None and (not (before.isascii() and before.isdigit())
+                               or len(before) > 18):
         raise ServiceError(Code.INVALID_INPUT,
                            _("“{field}” must be a whole number from {low} to {high}."),
                            field="before", low=1, high=10**18)

@@ -12,15 +12,16 @@ from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services import agents, archive
+from chatserver.services.agents import MIN_PASSWORD_CHARS
 from chatserver.services.views import agent_view
-from chatserver.validation import Line, Payload
+from chatserver.validation import EMAIL_FORMAT, Line, NameLine, Payload, Secret
 
 
 def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ServiceError(Code.INVALID_INPUT,
                            _("“{field}” must be a whole number from {low} to {high}."),
                            field=name, low=low, high=high)
@@ -48,9 +49,9 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 
 class NewAgent(Payload):
-    email: Annotated[Line, StringConstraints(min_length=3, max_length=254)]
-    name: Annotated[Line, StringConstraints(min_length=1, max_length=100)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    email: Annotated[Line, StringConstraints(min_length=3, max_length=254), EMAIL_FORMAT]
+    name: Annotated[NameLine, StringConstraints(min_length=1, max_length=100)]
+    password: Annotated[Secret, StringConstraints(min_length=MIN_PASSWORD_CHARS, max_length=1024)]
     role: Literal["admin", "agent"] = "agent"
     language: Literal["fi", "sv", "en"] = "fi"
 

@@ -14,12 +14,12 @@ from chatserver.realtime.agent import SESSION_COOKIE
 from chatserver.services import agents
 from chatserver.services.tokens import csrf_token_for
 from chatserver.services.views import agent_view
-from chatserver.validation import Payload
+from chatserver.validation import Line, Payload, Secret
 
 
 class LoginBody(Payload):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    email: Annotated[Line, StringConstraints(min_length=1, max_length=254)]
+    password: Annotated[Secret, StringConstraints(min_length=1, max_length=1024)]
 
 
 def client_address(request: web.Request) -> str:

@@ -56,6 +56,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = None if exc.status == 404 else _("This method is not allowed here.")
             response = error_response(request, ServiceError(code, message))
             response.set_status(exc.status)
+            if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods that are allowed
+                response.headers["Allow"] = exc.headers["Allow"]
             return response
         raise
     except Exception as error:

@@ -9,26 +9,22 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import StringConstraints
 
-from chatserver.errors import Code, ServiceError
 from chatserver.http.common import authenticate, read_json
-from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services import rights
-from chatserver.validation import Line, Payload
+from chatserver.validation import EMAIL_FORMAT, Line, Payload, parse
 
 
 class EmailRequest(Payload):
-    email: Annotated[Line, StringConstraints(min_length=3, max_length=254)]
+    email: Annotated[Line, StringConstraints(min_length=3, max_length=254), EMAIL_FORMAT]
 
 
 async def find(request: web.Request) -> web.Response:
     caller = await authenticate(request, admin=True)
-    email = request.query.get("email", "")
-    if not email:
-        raise ServiceError(Code.INVALID_INPUT, _("The field “{field}” is missing."),
-                           field="email")
+    # The same rules as the body of export and erase (an address is never cut short).
+    query = {"email": request.query["email"]} if "email" in request.query else {}
     found = await rights.find(request.app[CONTEXT], rights.Actor("agent", caller.agent.id),
-                              email[:254])
+                              parse(EmailRequest, query).email)
     return web.json_response({"ok": True, **found})
 
 

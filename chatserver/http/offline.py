@@ -12,11 +12,11 @@ from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services import offline, outbox
-from chatserver.validation import CleanText, Payload
+from chatserver.validation import Payload, Words
 
 
 class ReplyIn(Payload):
-    text: Annotated[CleanText, StringConstraints(max_length=100_000)]
+    text: Annotated[Words, StringConstraints(min_length=1, max_length=offline.MAX_REPLY_CHARS)]
 
 
 class HandledIn(Payload):
@@ -25,7 +25,7 @@ class HandledIn(Payload):
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
         raise ServiceError(Code.INVALID_INPUT,
                            _("“{field}” must be a whole number from {low} to {high}."),
                            field="limit", low=1, high=500)

@@ -18,7 +18,21 @@ from chatserver.http.api import NewAgent
 from chatserver.http.auth import LoginBody
 from chatserver.http.dsar import EmailRequest
 from chatserver.http.offline import HandledIn, ReplyIn
+from chatserver.http.openapi_schemas import RESPONSES
+from chatserver.services.archive import STATES
+from chatserver.settings import LANGUAGES
 from chatserver.validation import Payload
+
+# A day (`2026-11-22`) or a moment (`2026-11-22T08:00:00Z`) for the audit log's time filters.
+MOMENT = {"anyOf": [{"type": "string", "format": "date"},
+                    {"type": "string", "format": "date-time"}]}
+
+
+@dataclass(frozen=True)
+class Param:
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -28,34 +42,67 @@ class Operation:
     summary: str
     access: str  # "public" | "agent" | "admin"
     body: type[Payload] | None = None
-    query: dict[str, str] = field(default_factory=dict)
+    query: dict[str, Param] = field(default_factory=dict)
     success: int = 200
+    body_required: bool = True
 
+
+def _or_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """These filters treat an empty value (`?state=`, as a form sends it) as not given."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
+def _enum(description: str, *values: str) -> Param:
+    return Param(description + "; empty means any",
+                 {"type": "string", "enum": [*values, ""]})
+
+
+def _whole(low: int, high: int, description: str = "") -> Param:
+    return Param(description or f"{low}..{high}",
+                 {"type": "integer", "minimum": low, "maximum": high})
+
+
+# `lang` falls back to the Accept-Language header, then to the default language, so any value
+# is accepted; the three listed are the ones that select a language.
+LANG = Param("fi, sv or en; anything else falls back to Accept-Language, then the default",
+             {"type": "string", "examples": ["fi", "sv", "en"]})
+LIMIT = _whole(1, 500)
+# Path parameters: the formats ids really have; anything else is answered 404 (not_found).
+PATH_PARAMS = {
+    "conversation_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "message_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "agent_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+    "canned_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+}
 
 OPERATIONS = (
     Operation("get", "/api/v1/widget/config", "Widget configuration, notice summary, UI strings",
-              "public", query={"lang": "fi, sv or en"}),
+              "public", query={"lang": LANG}),
     Operation("get", "/api/v1/privacy-notice", "The privacy notice as JSON", "public",
-              query={"lang": "fi, sv or en", "version": "a published notice version"}),
+              query={"lang": LANG, "version": Param("a published notice version")}),
     Operation("post", "/api/v1/auth/login", "Log in; sets the session cookie", "public",
               body=LoginBody),
     Operation("post", "/api/v1/auth/logout", "End the session", "agent"),
     Operation("get", "/api/v1/auth/me", "The logged-in agent and the CSRF token", "agent"),
     Operation("get", "/api/v1/console/strings", "The console's UI strings", "public",
-              query={"lang": "fi, sv or en"}),
+              query={"lang": LANG}),
     Operation("get", "/api/v1/conversations", "List and search conversations", "agent",
-              query={"state": "bot, queued, active or closed", "q": "text to search for",
-                     "limit": "1..500", "before": "a conversation id to page from"}),
+              query={"state": _enum("bot, queued, active or closed", *STATES),
+                     "q": Param("text to search for (the first 200 characters count)"),
+                     "limit": LIMIT,
+                     "before": Param("a conversation id to page from",
+                                     _or_empty(PATH_PARAMS["conversation_id"]))}),
     Operation("get", "/api/v1/conversations/{conversation_id}",
               "One conversation with its messages (audited)", "agent"),
     Operation("get", "/api/v1/agents", "List agents", "admin"),
     Operation("post", "/api/v1/agents", "Add an agent", "admin", body=NewAgent, success=201),
-    Operation("patch", "/api/v1/agents/{agent_id}", "Change an agent's role or disable them",
-              "admin", body=AgentPatch),
+    Operation("patch", "/api/v1/agents/{agent_id}",
+              "Change an agent's role or disable them (not one's own account)", "admin",
+              body=AgentPatch),
     Operation("post", "/api/v1/agents/{agent_id}/password", "Set an agent's password", "admin",
               body=PasswordIn),
     Operation("get", "/api/v1/canned-responses", "List canned responses", "agent",
-              query={"language": "fi, sv or en"}),
+              query={"language": _enum("fi, sv or en", *LANGUAGES)}),
     Operation("post", "/api/v1/canned-responses", "Add a canned response", "admin",
               body=CannedIn, success=201),
     Operation("put", "/api/v1/canned-responses/{canned_id}", "Change a canned response",
@@ -63,27 +110,43 @@ OPERATIONS = (
     Operation("delete", "/api/v1/canned-responses/{canned_id}", "Delete a canned response",
               "admin"),
     Operation("get", "/api/v1/offline-messages", "The offline-form inbox (audited)", "agent",
-              query={"limit": "1..500", "handled": "true or false"}),
+              query={"limit": LIMIT, "handled": _enum("true or false", "true", "false")}),
     Operation("post", "/api/v1/offline-messages/{message_id}/handled",
-              "Mark an offline message handled or not", "agent", body=HandledIn),
+              "Mark an offline message handled (the default) or not", "agent", body=HandledIn,
+              body_required=False),
     Operation("post", "/api/v1/offline-messages/{message_id}/reply",
               "Reply to an offline message by email", "agent", body=ReplyIn, success=202),
     Operation("get", "/api/v1/outbox", "Outgoing emails and their state", "admin",
-              query={"status": "pending, sent or failed"}),
+              query={"status": _enum("pending, sent or failed", "pending", "sent", "failed"),
+                     "limit": LIMIT}),
     Operation("get", "/api/v1/dsar", "Find what is stored for an email address", "admin",
-              query={"email": "the data subject's address"}),
+              query={"email": Param("the data subject's address",
+                                    {"type": "string", "format": "email", "minLength": 3,
+                                     "maxLength": 254}, required=True)}),
     Operation("post", "/api/v1/dsar/export", "Export everything stored for an address", "admin",
               body=EmailRequest),
     Operation("post", "/api/v1/dsar/erase", "Erase everything stored for an address", "admin",
               body=EmailRequest),
     Operation("get", "/api/v1/audit", "The audit log", "admin",
-              query={"actor": "agent id", "action": "action name or prefix",
-                     "since": "ISO 8601 time", "until": "ISO 8601 time",
-                     "before": "an event id to page from", "limit": "1..500"}),
+              query={"actor": Param("an agent id, or visitor, system or cli",
+                                    {"type": "string",
+                                     "pattern": "^([0-9]+|agent|visitor|system|cli)?$"}),
+                     "action": Param("action name or prefix (the first 40 characters count)"),
+                     "since": Param("a date (the whole day, UTC) or an ISO 8601 time",
+                                    _or_empty(MOMENT)),
+                     "until": Param("a date (the whole day, UTC) or an ISO 8601 time",
+                                    _or_empty(MOMENT)),
+                     "before": Param("an event id to page from",
+                                     _or_empty({"type": "integer", "minimum": 0,
+                                                "maximum": 10**18 - 1})),
+                     "limit": LIMIT}),
     Operation("get", "/api/v1/retention", "Retention periods in force", "admin"),
     Operation("get", "/api/v1/openapi.json", "This document", "public"),
 )
 
+# Every status an error can have (any call may meet a rate limit, a too large body or an
+# unavailable database), plus 405 for a method the path does not have.
+ERROR_STATUSES = sorted({HTTP_STATUS[c] for c in Code} | {405})
 _ERROR = {
     "type": "object",
     "required": ["ok", "error"],
@@ -101,13 +164,13 @@ _ERROR = {
 
 def _operation(op: Operation) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
         for name in _path_names(op.path)
     ]
     parameters += [
-        {"name": name, "in": "query", "required": False, "description": text,
-         "schema": {"type": "string"}}
-        for name, text in op.query.items()
+        {"name": name, "in": "query", "required": param.required,
+         "description": param.description, "schema": param.schema}
+        for name, param in op.query.items()
     ]
     if op.access != "public" and op.method != "get":
         parameters.append({
@@ -117,10 +180,9 @@ def _operation(op: Operation) -> dict[str, Any]:
         })
     responses: dict[str, Any] = {
         str(op.success): {"description": "Done", "content": {"application/json": {
-            "schema": {"type": "object", "required": ["ok"],
-                       "properties": {"ok": {"const": True}}}}}},
+            "schema": RESPONSES[(op.method, op.path)]}}},
     }
-    for status in sorted({HTTP_STATUS[c] for c in Code}):
+    for status in ERROR_STATUSES:
         responses[str(status)] = {"$ref": "#/components/responses/Error"}
     document: dict[str, Any] = {
         "summary": op.summary,
@@ -133,8 +195,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.access != "public":
         document["security"] = [{"session": []}, {"bearer": []}]
     if op.body is not None:
-        document["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": op.body.model_json_schema(mode="validation")}}}
+        document["requestBody"] = {"required": op.body_required, "content": {
+            "application/json": {"schema": op.body.model_json_schema(mode="validation")}}}
     return document
 
 

@@ -13,7 +13,7 @@ from chatserver.services.context import Context
 async def update(ctx: Context, actor: Agent, agent_id: int, *, role: str | None = None,
                  disabled: bool | None = None) -> Agent:
     if agent_id == actor.id and (disabled or (role is not None and role != "admin")):
-        raise ServiceError(Code.INVALID_INPUT,
+        raise ServiceError(Code.FORBIDDEN,
                            _("You cannot disable your own account or remove your own admin "
                              "role."))
     agent: Agent | None = None

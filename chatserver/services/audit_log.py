@@ -55,7 +55,7 @@ async def search(ctx: Context, *, actor: str | None = None, action: str | None =
     `until` is exclusive; `before` is an event id to page from."""
     query = select(AuditEvent).order_by(col(AuditEvent.id).desc())
     if actor:
-        if actor.isdigit():
+        if actor.isascii() and actor.isdigit():
             query = query.where(AuditEvent.actor_kind == "agent",
                                 AuditEvent.actor_id == actor)
         elif actor in ACTOR_KINDS:

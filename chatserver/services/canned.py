@@ -17,7 +17,9 @@ from chatserver.services.context import Context
 from chatserver.services.views import iso
 from chatserver.settings import LANGUAGES
 
-SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# What a client may send: any case, an optional leading slash, spaces around (the console's
+# `/Hello ` becomes `hello`); published as the pattern in the OpenAPI document.
+SHORTCUT_INPUT = r"^[ \t]*/?[A-Za-z0-9][A-Za-z0-9_-]{0,39}[ \t]*$"
 MAX_TEXT = 4000
 
 
@@ -30,10 +32,10 @@ def _check(language: str, shortcut: str, text: str) -> tuple[str, str, str]:
     if language not in LANGUAGES:
         raise ServiceError(Code.INVALID_INPUT, _("Unknown language “{language}”."),
                            language=language[:10])
-    shortcut = shortcut.strip().lstrip("/").lower()
-    if not SHORTCUT.match(shortcut):
+    if not re.fullmatch(SHORTCUT_INPUT, shortcut):
         raise ServiceError(Code.INVALID_INPUT,
                            _("A shortcut is 1 to 40 lowercase letters, digits, - or _."))
+    shortcut = shortcut.strip(" \t").removeprefix("/").lower()
     text = text.strip()
     if not text:
         raise ServiceError(Code.INVALID_INPUT, _("The text of a canned response is empty."))

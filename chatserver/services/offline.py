@@ -34,12 +34,14 @@ REPLY_SUBJECT = _("Re: your message")
 REPLY_QUOTE = _("On {time} you wrote:")
 
 
-def valid_address(address: str) -> str:
+def valid_address(address: str, *, lookup: bool = False) -> str:
     """A syntactically valid address; no DNS lookup, so a request never waits on the network.
-    An international domain comes back in its ASCII (punycode) form, ready for SMTP."""
+    An international domain comes back in its ASCII (punycode) form, ready for SMTP. `lookup`
+    (a data-subject request) also takes `.test` and dotless domains: nothing is sent."""
     try:
         result = validate_email(address.strip(), check_deliverability=False,
-                                allow_smtputf8=False)
+                                allow_smtputf8=False, globally_deliverable=not lookup,
+                                test_environment=lookup)
     except EmailNotValidError:
         raise ServiceError(
             Code.INVALID_INPUT, _("Please check the email address; it does not look valid.")

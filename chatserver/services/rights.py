@@ -57,7 +57,7 @@ class Found:
 
 
 def _normalise(address: str) -> str:
-    return valid_address(address).lower()
+    return valid_address(address, lookup=True).lower()
 
 
 async def _find_by_email(session: AsyncSession, email: str) -> Found:

@@ -1,0 +1,136 @@
+"""JSON Schemas of the REST API's success bodies, for the OpenAPI document (openapi.py).
+
+They follow the views in services/views.py and the handlers; tests/test_api_fuzz.py checks every
+response Schemathesis provokes against them, so a change of shape that is not written here fails
+there. Objects stay open (extra keys allowed) so that adding a field is not a breaking change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatserver.services.archive import STATES
+
+Schema = dict[str, Any]
+
+STRING: Schema = {"type": "string"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+MAYBE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+MAYBE_STRING: Schema = {"type": ["string", "null"]}
+LANGUAGE: Schema = {"enum": ["fi", "sv", "en"]}
+HEX_ID: Schema = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    return {"type": "object", "required": list(required),
+            "properties": {**required, **(optional or {})}}
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def ok(**properties: Schema) -> Schema:
+    """A success body: `{"ok": true, ...}` with these keys required."""
+    return obj({"ok": {"const": True}, **properties})
+
+
+AGENT = obj({"id": {"type": "integer"}, "email": STRING, "name": STRING,
+             "role": {"enum": ["admin", "agent"]}, "language": LANGUAGE,
+             "presence": STRING, "disabled": {"type": "boolean"}})
+MESSAGE = obj({"id": HEX_ID, "conversation_id": HEX_ID, "seq": {"type": "integer"},
+               "author": obj({"kind": {"enum": ["visitor", "agent", "system", "bot"]}},
+                             {"name": STRING}),
+               "text": STRING, "created_at": TIME})
+CONVERSATION = obj(
+    {"id": HEX_ID, "state": {"enum": list(STATES)}, "language": LANGUAGE,
+     "agent": {"oneOf": [{"type": "null"},
+                         obj({"id": {"type": "integer"}, "name": STRING})]},
+     "last_seq": {"type": "integer"}, "notice_version": MAYBE_STRING,
+     "created_at": TIME, "queued_at": MAYBE_TIME, "claimed_at": MAYBE_TIME,
+     "closed_at": MAYBE_TIME, "last_activity_at": MAYBE_TIME},
+    {"page_url": STRING, "user_agent": STRING},
+)
+CONVERSATION_WITH_MESSAGES: Schema = {
+    **CONVERSATION,
+    "required": [*CONVERSATION["required"], "messages"],
+    "properties": {**CONVERSATION["properties"], "messages": array(MESSAGE)},
+}
+CANNED = obj({"id": {"type": "integer"}, "language": LANGUAGE,
+              "shortcut": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
+              "text": STRING, "created_at": TIME})
+EMAIL_STATUS: Schema = {"enum": ["pending", "sent", "failed"]}
+REPLY = obj({"id": HEX_ID, "status": EMAIL_STATUS, "created_at": TIME, "sent_at": MAYBE_TIME,
+             "last_error": MAYBE_STRING})
+OFFLINE_MESSAGE = obj({"id": HEX_ID, "language": LANGUAGE, "name": STRING, "email": STRING,
+                       "text": STRING, "created_at": TIME, "handled_at": MAYBE_TIME,
+                       "handled_by": {"type": ["integer", "null"]}, "replies": array(REPLY)})
+EMAIL = obj({"id": HEX_ID, "kind": STRING, "to": STRING, "subject": STRING,
+             "status": EMAIL_STATUS, "attempts": {"type": "integer"},
+             "last_error": MAYBE_STRING, "created_at": TIME, "next_attempt_at": MAYBE_TIME,
+             "sent_at": MAYBE_TIME, "conversation_id": {"type": ["string", "null"]},
+             "offline_message_id": {"type": ["string", "null"]}})
+AUDIT_EVENT = obj({"id": {"type": "integer"}, "at": TIME,
+                   "actor": obj({"kind": STRING, "id": MAYBE_STRING}, {"name": STRING}),
+                   "action": STRING,
+                   "target": {"oneOf": [{"type": "null"},
+                                        obj({"kind": STRING, "id": MAYBE_STRING})]},
+                   "detail": {"type": "object"}})
+STRINGS: Schema = {"type": "object", "additionalProperties": STRING}
+NOTICE_SUMMARY = obj({"version": STRING, "title": STRING, "summary": STRING, "url": STRING})
+FOUND = {"conversations": array(obj({"id": HEX_ID, "state": STRING, "created_at": TIME,
+                                     "closed_at": MAYBE_TIME, "messages": {"type": "integer"}})),
+         "offline_messages": array(obj({"id": HEX_ID, "created_at": TIME,
+                                        "handled_at": MAYBE_TIME})),
+         "emails": array(obj({"id": HEX_ID, "kind": STRING, "status": EMAIL_STATUS,
+                              "created_at": TIME}))}
+EXPORT = obj({"format": STRING, "email": STRING, "exported_at": TIME,
+              "conversations": array(obj({"id": HEX_ID, "messages": array(MESSAGE)})),
+              "offline_messages": array(obj({"id": HEX_ID, "text": STRING})),
+              "emails": array(obj({"id": HEX_ID, "to": STRING})),
+              "access_log": array(obj({"at": TIME, "action": STRING}))})
+COUNTS = obj({"conversations": {"type": "integer"}, "offline_messages": {"type": "integer"},
+              "emails": {"type": "integer"}})
+DAYS: Schema = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
+
+# The success body of each operation, by (method, path).
+RESPONSES: dict[tuple[str, str], Schema] = {
+    ("get", "/api/v1/widget/config"): obj({
+        "language": LANGUAGE, "languages": array(LANGUAGE), "notice": NOTICE_SUMMARY,
+        "online": {"type": "boolean"},
+        "features": obj({"transcript": {"type": "boolean"}, "offline_form": {"type": "boolean"},
+                         "bot": {"type": "boolean"}}),
+        "limits": obj({"max_message_chars": {"type": "integer"}}), "strings": STRINGS}),
+    ("get", "/api/v1/privacy-notice"): ok(current={"type": "boolean"}, version=STRING,
+                                          language=LANGUAGE, published_at=MAYBE_TIME),
+    ("post", "/api/v1/auth/login"): ok(agent=AGENT, csrf_token=STRING),
+    ("post", "/api/v1/auth/logout"): ok(),
+    ("get", "/api/v1/auth/me"): ok(agent=AGENT, csrf_token=MAYBE_STRING),
+    ("get", "/api/v1/console/strings"): ok(language=LANGUAGE, languages=array(LANGUAGE),
+                                           strings=STRINGS),
+    ("get", "/api/v1/conversations"): ok(conversations=array(CONVERSATION)),
+    ("get", "/api/v1/conversations/{conversation_id}"): ok(
+        conversation=CONVERSATION_WITH_MESSAGES),
+    ("get", "/api/v1/agents"): ok(agents=array(AGENT)),
+    ("post", "/api/v1/agents"): ok(agent=AGENT),
+    ("patch", "/api/v1/agents/{agent_id}"): ok(agent=AGENT),
+    ("post", "/api/v1/agents/{agent_id}/password"): ok(),
+    ("get", "/api/v1/canned-responses"): ok(canned_responses=array(CANNED)),
+    ("post", "/api/v1/canned-responses"): ok(canned_response=CANNED),
+    ("put", "/api/v1/canned-responses/{canned_id}"): ok(canned_response=CANNED),
+    ("delete", "/api/v1/canned-responses/{canned_id}"): ok(),
+    ("get", "/api/v1/offline-messages"): ok(offline_messages=array(OFFLINE_MESSAGE)),
+    ("post", "/api/v1/offline-messages/{message_id}/handled"): ok(),
+    ("post", "/api/v1/offline-messages/{message_id}/reply"): ok(
+        email=obj({"id": HEX_ID, "status": EMAIL_STATUS})),
+    ("get", "/api/v1/outbox"): ok(emails=array(EMAIL)),
+    ("get", "/api/v1/dsar"): ok(email=STRING, **FOUND),
+    ("post", "/api/v1/dsar/export"): ok(data=EXPORT),
+    ("post", "/api/v1/dsar/erase"): ok(erased=COUNTS),
+    ("get", "/api/v1/audit"): ok(events=array(AUDIT_EVENT), actions=array(STRING)),
+    ("get", "/api/v1/retention"): ok(
+        retention_days=DAYS,
+        collected=obj({"user_agent": {"type": "boolean"}, "page_url": {"type": "boolean"}})),
+    ("get", "/api/v1/openapi.json"): obj({"openapi": STRING, "info": {"type": "object"},
+                                          "paths": {"type": "object"}}),
+}
