@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint i18n docs bench bench-bot venv system-deps widget clean
+.PHONY: run test lint i18n docs bench bench-restart bench-bot venv system-deps widget clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ docs: $(STAMP)
 # BENCH_ARGS=--quick` for a short smoke run, `BENCH_ARGS=--postgres` for PostgreSQL.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The steady load while the server process is restarted (SIGTERM, then SIGKILL): no acknowledged
+# message lost or stored twice (docs/performance.md, "Load with a restart").
+bench-restart: $(STAMP)
+	$(BIN)/python bench/run.py --scenarios steady-restart $(BENCH_ARGS)
 
 # The FAQ assistant's matching cost for 200 entries (docs/bot.md).
 bench-bot: $(STAMP)

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,7 +157,7 @@ class Server:
         # bench/gcstats/sitecustomize.py records the collector's pauses (see gc_pauses).
         env["PYTHONPATH"] = os.pathsep.join([str(BENCH / "gcstats"), str(ROOT)])
         env["BENCH_GC_STATS"] = str(self.tmp / "gc.json")
-        with open(self.tmp / "log", "wb") as log:
+        with open(self.tmp / "log", "ab") as log:  # a restarted server appends
             self.process = subprocess.Popen(command, cwd=self.tmp, env=env,
                                             stdout=subprocess.DEVNULL, stderr=log,
                                             preexec_fn=priority(self.nice))
@@ -241,26 +241,48 @@ class Progress:
 
     def close(self) -> None:
         if self.enabled:
-            sys.stderr.write("\r" + " " * 110 + "\r")
+            sys.stderr.write("\r" + " " * 120 + "\r")
             sys.stderr.flush()
+
+    def say(self, text: str) -> None:
+        """A line of its own above the bar (the bar is redrawn by the next `draw`)."""
+        if self.enabled:
+            self.close()
+            sys.stderr.write(f"  {self.label:<14} {text}\n")
+            sys.stderr.flush()
+            self.last = 0.0
+
+
+Tell = Callable[[dict[str, Any]], None]
+OnMark = Callable[[str, Tell], Coroutine[Any, Any, None]]
 
 
 async def run_generator(server: Server, config: dict[str, Any], progress: Progress,
-                        profile: str | None = None) -> tuple[dict[str, Any], dict[str, float]]:
-    """Run bench/load.mjs against `server`; returns its result and the times of its marks.
-    With `profile`, py-spy samples the server while the generator measures (raw stacks)."""
+                        profile: str | None = None, script: str = "load.mjs",
+                        on_mark: OnMark | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run bench/load.mjs (or another generator `script`) against `server`; returns its result
+    and the times of its marks. With `profile`, py-spy samples the server while the generator
+    measures (raw stacks). `on_mark(name, tell)` runs as a task for each mark; `tell` writes a
+    JSON line to the generator's stdin."""
     marks: dict[str, float] = {}
     profiler: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] | None = None
     process = await asyncio.create_subprocess_exec(
-        "node", str(BENCH / "load.mjs"), json.dumps(config),
+        "node", str(BENCH / script), json.dumps(config),
+        stdin=asyncio.subprocess.PIPE if on_mark else None,
         stdout=asyncio.subprocess.PIPE, limit=2**24, preexec_fn=priority(server.nice),
     )
     sampling = True
+    tasks: list[asyncio.Task[None]] = []
+
+    def tell(message: dict[str, Any]) -> None:
+        assert process.stdin is not None
+        process.stdin.write((json.dumps(message) + "\n").encode())
 
     async def sampler() -> None:
         while sampling:
-            server.sample()
+            with contextlib.suppress(OSError):  # the server may be restarting
+                server.sample()
             await asyncio.sleep(0.25)
 
     sampler_task = asyncio.create_task(sampler())
@@ -271,13 +293,18 @@ async def run_generator(server: Server, config: dict[str, Any], progress: Progre
         kind = line["type"]
         if kind == "progress":
             extra = ""
-            if "rate" in line:
+            if "extra" in line:
+                extra = line["extra"]
+            elif "rate" in line:
                 extra = (f"{line['rate']:.0f} msg/s offered, {line['delivered']}/{line['sent']}"
                          f" delivered")
             progress.draw(line["phase"], line["done"], line["total"], extra)
         elif kind == "mark":
-            server.sample()
+            with contextlib.suppress(OSError):
+                server.sample()
             marks[line["name"]] = time.monotonic()
+            if on_mark is not None:
+                tasks.append(asyncio.create_task(on_mark(line["name"], tell)))
             if line["name"] in ("measure_start", "held") and profile and server.process:
                 profiler = start_profiler(server.process.pid, profile)
             elif line["name"] in ("measure_end", "hold_end") and profiler is not None:
@@ -292,6 +319,7 @@ async def run_generator(server: Server, config: dict[str, Any], progress: Progre
         elif kind == "result":
             result = line
     await process.wait()
+    await asyncio.gather(*tasks)
     if profiler is not None:
         profiler.wait(30)
     sampling = False

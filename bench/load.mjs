@@ -6,12 +6,9 @@
 // Latency is measured inside this one process (one clock): from the sender's emit to the
 // counterpart's `message` event. A message is lost when its counterpart never receives it.
 import { io } from "socket.io-client";
+import { FILLER, now, out, pool, sleep, summary } from "./common.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
-const now = () => performance.now();
-const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const FILLER = " Hei! Voisitteko auttaa tilaukseni kanssa, se ei ole vielä saapunut perille.";
 
 function connect(namespace, auth) {
   // forceNew: every client has its own engine.io connection, as separate browsers would.
@@ -23,32 +20,6 @@ function connect(namespace, auth) {
     socket.once("welcome", (welcome) => resolve({ socket, welcome }));
     socket.once("connect_error", (err) => reject(new Error(`${namespace}: ${err.message}`)));
   });
-}
-
-async function pool(count, concurrency, work, onDone) {
-  let next = 0, done = 0;
-  async function worker() {
-    while (next < count) {
-      const i = next++;
-      await work(i);
-      done++;
-      if (onDone) onDone(done);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-}
-
-function quantile(sorted, q) {
-  if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-function summary(values) {
-  const sorted = Float64Array.from(values).sort();
-  return {
-    count: sorted.length, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95),
-    p99: quantile(sorted, 0.99), max: sorted.length ? sorted[sorted.length - 1] : null,
-  };
 }
 
 // --- the chat model: visitors, agents, conversations and in-flight messages ---------------

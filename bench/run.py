@@ -4,6 +4,9 @@ Each scenario starts a fresh server process (chatserver on SQLite in a temporary
 PostgreSQL with --postgres; then the bare python-socketio relay, bench/bare_relay.py), drives it
 with the Node load generator (bench/load.mjs) and prints one table with the ratios to the bare
 relay. Results are also written as JSON to bench/results/. See docs/performance.md.
+
+`--scenarios steady-restart` (not in the default set) runs the steady load against chatserver
+while its process is restarted, once with SIGTERM and once with SIGKILL (bench/restart.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import restart  # noqa: E402
 from harness import (  # noqa: E402
     BENCH,
     ROOT,
@@ -33,9 +37,11 @@ from harness import (  # noqa: E402
 )
 
 SCENARIOS = ("steady", "idle", "burst", "ramp")
+KNOWN = (*SCENARIOS, restart.NAME)
 FULL: dict[str, dict[str, Any]] = {
     "steady": {"visitors": 1000, "agents": 20, "rate": 500, "seconds": 60, "concurrency": 50,
                "drainSeconds": 20},
+    restart.NAME: restart.FULL,
     "idle": {"visitors": 5000, "agents": 0, "concurrency": 100, "holdSeconds": 30},
     "burst": {"visitors": 200, "agents": 20, "burstSeconds": 1, "drainSeconds": 20},
     "ramp": {"visitors": 1000, "agents": 20, "concurrency": 50, "rampStart": 250,
@@ -45,6 +51,7 @@ FULL: dict[str, dict[str, Any]] = {
 QUICK: dict[str, dict[str, Any]] = {
     "steady": {"visitors": 40, "agents": 4, "rate": 100, "seconds": 2, "concurrency": 20,
                "drainSeconds": 10},
+    restart.NAME: restart.QUICK,
     "idle": {"visitors": 200, "agents": 0, "concurrency": 50, "holdSeconds": 1},
     "burst": {"visitors": 30, "agents": 4, "burstSeconds": 1, "drainSeconds": 10},
     "ramp": {"visitors": 40, "agents": 4, "concurrency": 20, "rampStart": 100, "rampStep": 200,
@@ -58,7 +65,11 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short smoke run (seconds)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
-                        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all)")
+                        help=f"comma-separated, from {', '.join(KNOWN)} (default: "
+                        f"{','.join(SCENARIOS)})")
+    parser.add_argument("--signals", default="term,kill",
+                        help=f"{restart.NAME}: how the server is stopped, from term, kill "
+                        "(default: both, one round each)")
     parser.add_argument("--targets", default="ours,bare",
                         help="ours, bare (the relay as python-socketio ships), bare-tuned "
                         "(the relay with chatserver's [performance] defaults); default ours,bare")
@@ -174,7 +185,7 @@ async def main_async(args: argparse.Namespace) -> int:
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     for name in scenarios:
-        if name not in SCENARIOS:
+        if name not in KNOWN:
             raise SystemExit(f"bench: unknown scenario {name!r}")
     plan = {name: dict((QUICK if args.quick else FULL)[name]) for name in scenarios}
     for item in args.set:
@@ -192,6 +203,13 @@ async def main_async(args: argparse.Namespace) -> int:
     results = []
     try:
         for scenario in scenarios:
+            if scenario == restart.NAME:  # chatserver only: the bare relay stores nothing
+                for how in [h.strip() for h in args.signals.split(",") if h.strip()]:
+                    if postgres is not None:
+                        database_url = postgres.create_database(f"bench_restart_{how}")
+                    results.append(await restart.run_restart(how, plan[scenario], args,
+                                                             database_url))
+                continue
             for target in targets:
                 if postgres is not None and target == "ours":
                     database_url = postgres.create_database(f"bench_{scenario}")
@@ -212,13 +230,19 @@ async def main_async(args: argparse.Namespace) -> int:
         BENCH / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))
-    print(table(results))
+    restarts = [r for r in results if r["scenario"] == restart.NAME]
+    others = [r for r in results if r["scenario"] != restart.NAME]
+    if others:
+        print(table(others))
+    if restarts:
+        print(restart.table(restarts))
     for name, value in report["ratios"].items():
         print(f"{name}: {value:.2f}")
-    lost = sum(r["lost"] + r.get("dropped", 0) + r["errors"] for r in results)
+    lost = sum(r["lost"] + r.get("dropped", 0) + r["errors"] for r in others)
+    lost += sum(restart.failures(r) for r in restarts)
     print(f"results: {path}")
     if lost:
-        print(f"bench: {lost} messages lost or failed", file=sys.stderr)
+        print(f"bench: {lost} messages lost, doubled or failed", file=sys.stderr)
         return 1
     return 0
 

@@ -39,3 +39,33 @@ def test_quick_benchmark_loses_nothing_and_writes_json(tmp_path: Path) -> None:
     assert "steady_p99_ours_over_bare" in report["ratios"]
     # The printed table has a row per scenario and target.
     assert run.stdout.count("steady ") == 2 and run.stdout.count("burst ") == 2
+
+
+@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
+                    reason="the load generator needs Node.js and npm")
+def test_restart_scenario_loses_and_doubles_no_acknowledged_message(tmp_path: Path) -> None:
+    """The steady load while the server is stopped with SIGTERM (drains) and, in a second round,
+    SIGKILL: every acknowledged message is in the database exactly once."""
+    output = tmp_path / "restart.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-progress",
+         "--scenarios", "steady-restart", "--output", str(output)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    results = {r["signal"]: r for r in json.loads(output.read_text())["results"]}
+    assert set(results) == {"term", "kill"}
+    assert results["term"]["restart"]["exit_code"] == 0
+    assert results["kill"]["restart"]["exit_code"] == -9
+    for result in results.values():
+        # Read back from the database: none lost, none stored twice, nothing else stored.
+        assert result["acked"] == result["sent"] > 0, result
+        assert result["lost"] == 0 and result["doubled"] == 0, result
+        assert result["stored"] == result["acked"], result
+        assert result["wrong_client_key"] == 0 and result["mismatched"] == 0, result
+        # Every client came back, resumed, and saw every message meant for it once.
+        assert result["reconnects"] == result["connections"], result
+        assert result["undelivered"] == 0 and result["redelivered"] == 0, result
+        assert result["failed"] == 0 and result["errors"] == 0, result
+        assert result["recovery_s"] is not None
+        assert result["server_errors"] == [], result
