@@ -2,9 +2,11 @@
 and as an admin (bearer API tokens), on a real server on a real port.
 
 Schemathesis calls are synchronous (requests), so the server runs in a thread with its own event
-loop. Every operation runs with both roles; every check Schemathesis has must pass: no server
+loop. Every operation is fuzzed as an admin, and as an agent where agents may use it (the admin
+operations must refuse the agent with 403); every check Schemathesis has must pass: no server
 error, a declared status code, a body that matches the declared schema, invalid data rejected
-(400, or 413 for oversized values), valid data accepted. Bounded and derandomised for CI.
+(400, or 413 for oversized values), valid data accepted, no answer without a valid token.
+Bounded and derandomised for CI; see docs/protocol.md, "Fuzzing the REST API".
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+import requests
 import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
@@ -267,3 +270,19 @@ def test_operations_on_existing_records_succeed(method: str, path: str, body: An
     assert 200 <= response.status_code < 300, response.text
     if method == "PUT":
         assert response.json()["canned_response"]["shortcut"] == "hej"
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("DELETE", "/api/v1/canned-responses/²"),
+    ("GET", "/api/v1/conversations?limit=²"),
+    ("GET", "/api/v1/offline-messages?limit=٣"),
+    ("GET", "/api/v1/audit?before=²"),
+    ("GET", "/api/v1/audit?actor=²"),
+])
+def test_other_digits_are_not_numbers(method: str, path: str, api: Fixture) -> None:
+    """`"²".isdigit()` is true: such ids and limits used to reach int(), which fails on "²"
+    (a 503) and reads "٣" as 3. Now they are refused like any other wrong value."""
+    response = requests.request(method, api.server.url + path, timeout=10,
+                                headers={"Authorization": f"Bearer {api.tokens['admin']}"})
+    assert response.status_code in (400, 404), response.text
+    assert response.json()["ok"] is False

@@ -45,6 +45,7 @@ class Operation:
     query: dict[str, Param] = field(default_factory=dict)
     success: int = 200
     body_required: bool = True
+    errors: tuple[int, ...] = ()  # error statuses beyond those error_statuses() derives
 
 
 def _or_empty(schema: dict[str, Any]) -> dict[str, Any]:
@@ -79,9 +80,10 @@ OPERATIONS = (
     Operation("get", "/api/v1/widget/config", "Widget configuration, notice summary, UI strings",
               "public", query={"lang": LANG}),
     Operation("get", "/api/v1/privacy-notice", "The privacy notice as JSON", "public",
+              errors=(404,),
               query={"lang": LANG, "version": Param("a published notice version")}),
     Operation("post", "/api/v1/auth/login", "Log in; sets the session cookie", "public",
-              body=LoginBody),
+              body=LoginBody, errors=(401,)),
     Operation("post", "/api/v1/auth/logout", "End the session", "agent"),
     Operation("get", "/api/v1/auth/me", "The logged-in agent and the CSRF token", "agent"),
     Operation("get", "/api/v1/console/strings", "The console's UI strings", "public",
@@ -91,11 +93,13 @@ OPERATIONS = (
                      "q": Param("text to search for (the first 200 characters count)"),
                      "limit": LIMIT,
                      "before": Param("a conversation id to page from",
-                                     _or_empty(PATH_PARAMS["conversation_id"]))}),
+                                     _or_empty(PATH_PARAMS["conversation_id"]))},
+              errors=(404,)),
     Operation("get", "/api/v1/conversations/{conversation_id}",
               "One conversation with its messages (audited)", "agent"),
     Operation("get", "/api/v1/agents", "List agents", "admin"),
-    Operation("post", "/api/v1/agents", "Add an agent", "admin", body=NewAgent, success=201),
+    Operation("post", "/api/v1/agents", "Add an agent", "admin", body=NewAgent, success=201,
+              errors=(409,)),
     Operation("patch", "/api/v1/agents/{agent_id}",
               "Change an agent's role or disable them (not one's own account)", "admin",
               body=AgentPatch),
@@ -104,9 +108,9 @@ OPERATIONS = (
     Operation("get", "/api/v1/canned-responses", "List canned responses", "agent",
               query={"language": _enum("fi, sv or en", *LANGUAGES)}),
     Operation("post", "/api/v1/canned-responses", "Add a canned response", "admin",
-              body=CannedIn, success=201),
+              body=CannedIn, success=201, errors=(409,)),
     Operation("put", "/api/v1/canned-responses/{canned_id}", "Change a canned response",
-              "admin", body=CannedIn),
+              "admin", body=CannedIn, errors=(409,)),
     Operation("delete", "/api/v1/canned-responses/{canned_id}", "Delete a canned response",
               "admin"),
     Operation("get", "/api/v1/offline-messages", "The offline-form inbox (audited)", "agent",
@@ -120,6 +124,7 @@ OPERATIONS = (
               query={"status": _enum("pending, sent or failed", "pending", "sent", "failed"),
                      "limit": LIMIT}),
     Operation("get", "/api/v1/dsar", "Find what is stored for an email address", "admin",
+              errors=(413,),
               query={"email": Param("the data subject's address",
                                     {"type": "string", "format": "email", "minLength": 3,
                                      "maxLength": 254}, required=True)}),
@@ -144,9 +149,23 @@ OPERATIONS = (
     Operation("get", "/api/v1/openapi.json", "This document", "public"),
 )
 
-# Every status an error can have (any call may meet a rate limit, a too large body or an
-# unavailable database), plus 405 for a method the path does not have.
-ERROR_STATUSES = sorted({HTTP_STATUS[c] for c in Code} | {405})
+def error_statuses(op: Operation) -> list[int]:
+    """The statuses an error of this operation can have; tests/test_api_fuzz.py fails on any
+    other. A method the path does not have gets 405 with `Allow` (not listed: not this method)."""
+    statuses = {HTTP_STATUS[Code.RATE_LIMITED], HTTP_STATUS[Code.UNAVAILABLE], *op.errors}
+    if op.body is not None or op.query:
+        statuses.add(HTTP_STATUS[Code.INVALID_INPUT])
+    if op.body is not None:
+        statuses.add(HTTP_STATUS[Code.TOO_LARGE])
+    if op.access != "public":
+        statuses.add(HTTP_STATUS[Code.UNAUTHORIZED])
+    if op.access != "public" or op.method != "get":  # admins only, CSRF, another site's Origin
+        statuses.add(HTTP_STATUS[Code.FORBIDDEN])
+    if "{" in op.path:
+        statuses.add(HTTP_STATUS[Code.NOT_FOUND])
+    return sorted(statuses)
+
+
 _ERROR = {
     "type": "object",
     "required": ["ok", "error"],
@@ -182,7 +201,7 @@ def _operation(op: Operation) -> dict[str, Any]:
         str(op.success): {"description": "Done", "content": {"application/json": {
             "schema": RESPONSES[(op.method, op.path)]}}},
     }
-    for status in ERROR_STATUSES:
+    for status in error_statuses(op):
         responses[str(status)] = {"$ref": "#/components/responses/Error"}
     document: dict[str, Any] = {
         "summary": op.summary,
