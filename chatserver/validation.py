@@ -3,6 +3,7 @@ that names the field, shared by socket events and REST bodies."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -70,6 +71,32 @@ Line = Annotated[str, AfterValidator(_clean_text), AfterValidator(_single_line),
                  _pattern(r"\n\r")]
 NameLine = Annotated[str, AfterValidator(_clean_text), AfterValidator(_single_line),
                      _pattern(r"\n\r", not_blank=True)]
+
+
+RECORD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def record_id(value: str) -> str:
+    """A conversation's or an offline message's id from a URL; anything else cannot exist (and
+    never reaches the database: PostgreSQL refuses a NUL in a string)."""
+    if not RECORD_ID.fullmatch(value):
+        raise ServiceError(Code.NOT_FOUND)
+    return value
+
+
+def query_text(value: str | None, field: str, limit: int) -> str | None:
+    """A free-text query parameter (a search): the first `limit` characters, None when empty;
+    the same characters as a text field are refused."""
+    if not value:
+        return None
+    try:
+        _clean_text(value)
+    except ValueError:
+        raise ServiceError(
+            Code.INVALID_INPUT,
+            _("The field “{field}” contains characters that are not allowed."), field=field,
+        ) from None
+    return value[:limit]
 
 
 def parse(model: type[M], data: Any) -> M:

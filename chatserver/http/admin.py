@@ -16,7 +16,7 @@ from chatserver.services import agent_admin, audit_log, canned
 from chatserver.services.agents import MIN_PASSWORD_CHARS
 from chatserver.services.views import agent_view
 from chatserver.settings import LANGUAGES
-from chatserver.validation import Line, Payload, Secret, Words
+from chatserver.validation import Line, Payload, Secret, Words, query_text
 
 
 class AgentPatch(Payload):
@@ -110,8 +110,8 @@ async def list_audit(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     events = await audit_log.search(
         ctx,
-        actor=(query.get("actor") or "")[:40] or None,
-        action=(query.get("action") or "")[:40] or None,
+        actor=query_text(query.get("actor"), "actor", 40),
+        action=query_text(query.get("action"), "action", 40),
         since=audit_log.parse_moment(since[:40], "since") if since else None,
         until=audit_log.parse_moment(until[:40], "until", end_of_day=True) if until else None,
         before=int(before) if before else None,

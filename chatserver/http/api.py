@@ -14,7 +14,15 @@ from chatserver.keys import CONTEXT
 from chatserver.services import agents, archive
 from chatserver.services.agents import MIN_PASSWORD_CHARS
 from chatserver.services.views import agent_view
-from chatserver.validation import EMAIL_FORMAT, Line, NameLine, Payload, Secret
+from chatserver.validation import (
+    EMAIL_FORMAT,
+    Line,
+    NameLine,
+    Payload,
+    Secret,
+    query_text,
+    record_id,
+)
 
 
 def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -33,9 +41,9 @@ async def list_conversations(request: web.Request) -> web.Response:
     items = await archive.list_conversations(
         request.app[CONTEXT],
         state=request.query.get("state") or None,
-        search=(request.query.get("q") or "")[:200] or None,
+        search=query_text(request.query.get("q"), "q", 200),
         limit=_int_query(request, "limit", 50, 1, 500),
-        before=request.query.get("before") or None,
+        before=record_id(before) if (before := request.query.get("before")) else None,
     )
     return web.json_response({"ok": True, "conversations": items})
 
@@ -43,7 +51,7 @@ async def list_conversations(request: web.Request) -> web.Response:
 async def get_conversation(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     conversation = await archive.read_conversation(
-        request.app[CONTEXT], caller.agent, request.match_info["conversation_id"]
+        request.app[CONTEXT], caller.agent, record_id(request.match_info["conversation_id"])
     )
     return web.json_response({"ok": True, "conversation": conversation})
 

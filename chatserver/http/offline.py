@@ -12,7 +12,7 @@ from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services import offline, outbox
-from chatserver.validation import Payload, Words
+from chatserver.validation import Payload, Words, record_id
 
 
 class ReplyIn(Payload):
@@ -53,7 +53,7 @@ async def mark_offline_message_handled(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     body = await read_json(request, HandledIn) if request.can_read_body else HandledIn()
     await offline.mark_handled(request.app[CONTEXT], caller.agent,
-                               request.match_info["message_id"], body.handled)
+                               record_id(request.match_info["message_id"]), body.handled)
     return web.json_response({"ok": True})
 
 
@@ -61,7 +61,7 @@ async def reply_to_offline_message(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     body = await read_json(request, ReplyIn)
     email = await offline.reply(request.app[CONTEXT], caller.agent,
-                                request.match_info["message_id"], body.text)
+                                record_id(request.match_info["message_id"]), body.text)
     return web.json_response({"ok": True, "email": email}, status=202)
 
 

@@ -68,6 +68,8 @@ def _whole(low: int, high: int, description: str = "") -> Param:
 LANG = Param("fi, sv or en; anything else falls back to Accept-Language, then the default",
              {"type": "string", "examples": ["fi", "sv", "en"]})
 LIMIT = _whole(1, 500)
+# Free text in a query (a search): the characters a text field may hold.
+TEXT = {"type": "string", "pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"}
 # Path parameters: the formats ids really have; anything else is answered 404 (not_found).
 PATH_PARAMS = {
     "conversation_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
@@ -81,7 +83,7 @@ OPERATIONS = (
               "public", query={"lang": LANG}),
     Operation("get", "/api/v1/privacy-notice", "The privacy notice as JSON", "public",
               errors=(404,),
-              query={"lang": LANG, "version": Param("a published notice version")}),
+              query={"lang": LANG, "version": Param("a published notice version", TEXT)}),
     Operation("post", "/api/v1/auth/login", "Log in; sets the session cookie", "public",
               body=LoginBody, errors=(401,)),
     Operation("post", "/api/v1/auth/logout", "End the session", "agent"),
@@ -90,7 +92,7 @@ OPERATIONS = (
               query={"lang": LANG}),
     Operation("get", "/api/v1/conversations", "List and search conversations", "agent",
               query={"state": _enum("bot, queued, active or closed", *STATES),
-                     "q": Param("text to search for (the first 200 characters count)"),
+                     "q": Param("text to search for (the first 200 characters count)", TEXT),
                      "limit": LIMIT,
                      "before": Param("a conversation id to page from",
                                      _or_empty(PATH_PARAMS["conversation_id"]))},
@@ -136,7 +138,8 @@ OPERATIONS = (
               query={"actor": Param("an agent id, or visitor, system or cli",
                                     {"type": "string",
                                      "pattern": "^([0-9]+|agent|visitor|system|cli)?$"}),
-                     "action": Param("action name or prefix (the first 40 characters count)"),
+                     "action": Param("action name or prefix (the first 40 characters count)",
+                                     TEXT),
                      "since": Param("a date (the whole day, UTC) or an ISO 8601 time",
                                     _or_empty(MOMENT)),
                      "until": Param("a date (the whole day, UTC) or an ISO 8601 time",

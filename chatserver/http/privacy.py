@@ -20,6 +20,7 @@ from chatserver.keys import CONTEXT
 from chatserver.services import notice
 from chatserver.services.views import iso
 from chatserver.settings import LANGUAGES
+from chatserver.validation import query_text
 
 LANGUAGE_NAMES = {"fi": "Suomeksi", "sv": "På svenska", "en": "In English"}
 CSS = (
@@ -113,9 +114,9 @@ async def notice_page(request: web.Request) -> web.Response:
 async def notice_json(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     language = request_language(request)
-    version = request.query.get("version")
+    version = query_text(request.query.get("version"), "version", 64)
     if version and version != notice.current_version(ctx):
-        stored = await notice.published(ctx, version[:64], language)
+        stored = await notice.published(ctx, version, language)
         if stored is None:
             raise ServiceError(Code.NOT_FOUND, _("No privacy notice has that version."))
         stored["published_at"] = iso(stored["published_at"])
