@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlmodel import select
+from sqlmodel import col, select
 
 from chatserver.app import create_app
 from chatserver.db.models import Conversation, Message
@@ -95,7 +95,7 @@ class World:
         async with self.chat.ctx.db() as session:
             row = await session.get(Conversation, conversation_id)
             texts = (await session.exec(select(Message.text).where(
-                Message.conversation_id == conversation_id).order_by(Message.seq))).all()
+                Message.conversation_id == conversation_id).order_by(col(Message.seq)))).all()
         if row is None:
             return ("gone",)
         return (row.state, row.last_seq, row.agent_id, row.transcript_email, tuple(texts))

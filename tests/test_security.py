@@ -154,7 +154,7 @@ async def _raw_unauthenticated(world: World, namespace: str, event: str, payload
         await ws.send_str(f"42{namespace},7" + json.dumps([event, payload]))
         await ws.send_str("40/visitor," + json.dumps({"notice_version": version, "lang": "en"}))
         await ws.send_str('42/visitor,8["history",{"after_seq":0}]')
-        frames = []
+        frames: list[str] = []
         while not frames or not frames[-1].startswith("43/visitor,8"):
             frames.append(await ws.receive_str(timeout=5))
         assert not [f for f in frames if f.startswith(f"43{namespace},7")], frames
