@@ -9,14 +9,14 @@ from aiohttp import web
 from pydantic import Field, StringConstraints
 
 from chatserver.errors import Code, ServiceError
+from chatserver.http.api import Password
 from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services import agent_admin, audit_log, canned
-from chatserver.services.agents import MIN_PASSWORD_CHARS
 from chatserver.services.views import agent_view
 from chatserver.settings import LANGUAGES
-from chatserver.validation import Line, Payload, Secret, Words, query_text
+from chatserver.validation import Line, Payload, Words, query_text
 
 
 class AgentPatch(Payload):
@@ -25,7 +25,7 @@ class AgentPatch(Payload):
 
 
 class PasswordIn(Payload):
-    password: Annotated[Secret, StringConstraints(min_length=MIN_PASSWORD_CHARS, max_length=1024)]
+    password: Password
 
 
 class CannedIn(Payload):

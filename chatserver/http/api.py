@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from chatserver.errors import Code, ServiceError
 from chatserver.http.common import authenticate, read_json
@@ -56,10 +56,16 @@ async def get_conversation(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "conversation": conversation})
 
 
+# The service checks the length with its own message ("The password is too short ..."); the
+# document states the same minimum.
+Password = Annotated[Secret, StringConstraints(min_length=1, max_length=1024),
+                     Field(json_schema_extra={"minLength": MIN_PASSWORD_CHARS})]
+
+
 class NewAgent(Payload):
     email: Annotated[Line, StringConstraints(min_length=3, max_length=254), EMAIL_FORMAT]
     name: Annotated[NameLine, StringConstraints(min_length=1, max_length=100)]
-    password: Annotated[Secret, StringConstraints(min_length=MIN_PASSWORD_CHARS, max_length=1024)]
+    password: Password
     role: Literal["admin", "agent"] = "agent"
     language: Literal["fi", "sv", "en"] = "fi"
 

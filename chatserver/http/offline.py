@@ -16,7 +16,7 @@ from chatserver.validation import Payload, Words, record_id
 
 
 class ReplyIn(Payload):
-    text: Annotated[Words, StringConstraints(min_length=1, max_length=offline.MAX_REPLY_CHARS)]
+    text: Annotated[Words, StringConstraints(max_length=offline.MAX_REPLY_CHARS)]
 
 
 class HandledIn(Payload):
