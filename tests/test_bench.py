@@ -64,7 +64,7 @@ def test_restart_scenario_loses_and_doubles_no_acknowledged_message(tmp_path: Pa
         assert result["stored"] == result["acked"], result
         assert result["wrong_client_key"] == 0 and result["mismatched"] == 0, result
         # Every client came back, resumed, and saw every message meant for it once.
-        assert result["reconnects"] == result["connections"], result
+        assert result["reconnects"] >= result["connections"], result
         assert result["undelivered"] == 0 and result["redelivered"] == 0, result
         assert result["failed"] == 0 and result["errors"] == 0, result
         assert result["recovery_s"] is not None
