@@ -187,6 +187,9 @@ async def main_async(args: argparse.Namespace) -> int:
     for name in scenarios:
         if name not in KNOWN:
             raise SystemExit(f"bench: unknown scenario {name!r}")
+    for how in args.signals.split(","):
+        if how.strip() and how.strip() not in restart.SIGNALS:
+            raise SystemExit(f"bench: unknown signal {how!r} (term, kill)")
     plan = {name: dict((QUICK if args.quick else FULL)[name]) for name in scenarios}
     for item in args.set:
         key, value = item.split("=", 1)
