@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -23,8 +24,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
 
 from tests import mailserver
+from tests.browser import base_url, browser_type_launch_args, widget_bundle  # noqa: F401
 from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port
 
 # Visitors writing at once (so the group commit batches several of them) and the messages each
@@ -338,6 +341,17 @@ def _message_seqs(path: Path) -> dict[str, list[int]]:
     return seqs
 
 
+async def _refused(url: str, auth: dict[str, Any]) -> dict[str, Any]:
+    client = socketio.AsyncClient(reconnection=False)
+    errors: list[Any] = []
+    client.on("connect_error", errors.append, namespace="/visitor")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(url, namespaces=["/visitor"], transports=["websocket"], auth=auth,
+                             wait_timeout=5)
+    assert errors, "no connect_error: the client was left waiting"
+    return {key: errors[0]["data"][key] for key in ("code", "message")}
+
+
 async def test_sqlite_lock_released_within_the_busy_timeout_is_waited_for(
         chat_factory: Any, write_lock: Any) -> None:
     """Another process holds the write lock while a visitor opens a conversation and three
@@ -391,6 +405,7 @@ async def test_sqlite_lock_held_too_long_fails_cleanly_then_everything_works(
         assert (await visitor.call("message", {"client_id": "1", "text": f"hej {n}"}))["ok"]
     conversation_id = _rows(path, "SELECT id FROM conversation")[0][0]
     newcomer = await chat.visitor("sv")
+    version = await chat.notice_version()
     before = {table: _rows(path, f"SELECT * FROM {table}")  # noqa: S608 - fixed names
               for table in ("conversation", "message", "audit_event", "canned_response")}
 
@@ -414,6 +429,10 @@ async def test_sqlite_lock_held_too_long_fails_cleanly_then_everything_works(
     async with admin.get(f"{chat.url}/api/v1/conversations/{conversation_id}",
                          headers=headers) as read:
         assert read.status == 503  # the read is audited: no audit row, no read
+    # A connection that cannot look up its token is refused in the same shape, at once.
+    refusal = await _refused(chat.url, {"lang": "sv", "token": talking[0].welcome["token"],
+                                        "notice_version": version})
+    assert refusal == {"code": "unavailable", "message": sv_unavailable}
     after = {table: _rows(path, f"SELECT * FROM {table}")  # noqa: S608 - fixed names
              for table in before}
     assert after == before
@@ -553,3 +572,30 @@ async def test_smtp_that_accepts_and_never_answers_then_comes_back_delivers_once
     clock.advance(hours=2)
     assert await outbox.run_once(chat.ctx) == 0
     assert len(smtp.inbox.to(mailserver.VISITOR)) == 1
+
+
+@pytest.mark.browser
+async def test_widget_refused_while_the_database_is_locked_joins_once_it_is_free(
+        chat_factory: Any, write_lock: Any, page: Any) -> None:
+    """The widget's connection is refused with `unavailable` while another process holds the
+    database: it says it is reconnecting and tries again (it does not give up as it does on
+    a refusal it cannot fix), and once the lock is gone the chat starts."""
+    from tests.browser import expect, send, shadow
+
+    chat = await chat_factory(sqlite_busy_seconds=0.2)
+    await chat.agent("anna@example.fi", "Anna")  # someone is online: the widget offers a chat
+    await page.goto(chat.url + "/")
+    await shadow(page).locator(".launch").click()
+    start = page.get_by_role("button", name="Aloita keskustelu")
+    await expect(start).to_be_visible()  # the widget's config is read before the lock
+    lock = write_lock()
+    await lock.hold()
+    await start.click()
+    status = shadow(page).locator(".status")
+    await expect(status).to_have_text("Yhteys katkesi. Yhdistetään uudelleen…")
+    lock.release()
+    await expect(status).to_have_text(re.compile("Kirjoita"), timeout=15_000)
+    await send(page, "Pääsinkö läpi?")
+    await expect(shadow(page).locator("li.me time")).to_have_count(1)
+    assert _rows(Path(chat.settings.data_dir) / "chatserver.db",
+                 "SELECT text FROM message") == [("Pääsinkö läpi?",)]

@@ -71,7 +71,17 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
                                   self.ctx.settings.default_language)
             sid, environ = args[0], args[1]
             auth = args[2] if len(args) > 2 else None
-            return await self.connect(sid, environ, auth)
+            try:
+                return await self.connect(sid, environ, auth)
+            except socketio.exceptions.ConnectionRefusedError:
+                raise
+            except Exception as error:
+                # Refused in the contract's shape, so the client retries (python-socketio
+                # would leave it waiting for an answer that never comes).
+                self._log_failure("connect", error)
+                lang = auth.get("lang") if isinstance(auth, dict) else None
+                raise self.refuse(ServiceError(Code.UNAVAILABLE), self.ctx.translator.language(
+                    lang if isinstance(lang, str) else None)) from None
         if event == "disconnect":
             connection = self.connections.pop(args[0], None)
             if connection is not None:
@@ -110,12 +120,15 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
         except ServiceError as error:
             return error.ack(self.ctx.translator, language)
         except Exception as error:
-            name = event if isinstance(event, str) else "?"
-            if is_busy(error):  # another process held SQLite's write lock: nothing stored
-                log.warning("event %s failed: the database stayed locked", name)
-            else:
-                log.exception("event %s failed", name)
+            self._log_failure(event if isinstance(event, str) else "?", error)
             return ServiceError(Code.UNAVAILABLE).ack(self.ctx.translator, language)
+
+    @staticmethod
+    def _log_failure(event: str, error: Exception) -> None:
+        if is_busy(error):  # another process held SQLite's write lock: nothing stored
+            log.warning("event %s failed: the database stayed locked", event)
+        else:
+            log.exception("event %s failed", event, exc_info=error)
 
     async def before_event(self, connection: C) -> None:
         """Hook for per-event checks, such as a session that may have ended."""

@@ -24,7 +24,8 @@ export function clientId () {
 }
 
 // One socket at a time. `handlers` gets welcome, message, typing, conversation, availability,
-// refused (connect_error with a code from the server) and status ('connecting'|'reconnecting').
+// refused (connect_error with a code from the server; `unavailable` is retried instead) and
+// status ('connecting'|'reconnecting').
 export class Connection {
   constructor (server, auth, handlers) {
     this.ready = false
@@ -44,12 +45,20 @@ export class Connection {
       this.ready = true
       handlers.welcome(data)
     })
+    let retryDelay = 1000
     socket.on('connect_error', (err) => {
-      if (err && err.data && err.data.code) {
+      const code = err && err.data && err.data.code
+      if (code === 'unavailable') {
+        // A node shutting down, a database busy for a moment: try again, as after a drop.
+        handlers.status('reconnecting')
+        setTimeout(() => { if (this.socket === socket) socket.connect() }, retryDelay)
+        retryDelay = Math.min(retryDelay * 2, 10000)
+      } else if (code) {
         this.close()
         handlers.refused(err.data)
       } else handlers.status('reconnecting')
     })
+    socket.on('connect', () => { retryDelay = 1000 })
     socket.on('disconnect', (reason) => {
       this.ready = false
       // Nothing is replayed blindly: the widget resends its own outbox after the next welcome.
