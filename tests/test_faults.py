@@ -1,5 +1,6 @@
-"""Faults: the server SIGKILLed while acknowledging a stream of messages, SQLite's write lock
-held by another process, Redis going away under two nodes, SMTP that accepts and never answers.
+"""Faults: the server SIGKILLed while acknowledging a stream of messages, Redis going away
+under two nodes, SMTP that accepts and never answers (SQLite's lock held by another process:
+tests/test_faults_sqlite.py).
 
 What each proves is in its docstring; docs/deployment.md ("Failure behaviour") says what an
 operator sees.
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import signal
 import sqlite3
@@ -24,10 +24,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-import socketio
 
 from tests import mailserver
-from tests.browser import base_url, browser_type_launch_args, widget_bundle  # noqa: F401
 from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port
 
 # Visitors writing at once (so the group commit batches several of them) and the messages each
@@ -292,173 +290,6 @@ async def test_sigkill_while_acking_a_stream_loses_and_doubles_nothing(
           f"already stored, acked on resend), {stored} stored, 0 lost, 0 doubled")
 
 
-class WriteLock:
-    """SQLite's write lock held by another connection, as a `chatserver` command would."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30,
-                                  check_same_thread=False)
-
-    async def hold(self) -> None:
-        # In a thread: the server on this loop may be finishing a write of its own.
-        await asyncio.to_thread(self.db.execute, "BEGIN IMMEDIATE")
-
-    def release(self) -> None:
-        self.db.execute("ROLLBACK")
-
-    def close(self) -> None:
-        if self.db.in_transaction:
-            self.release()
-        self.db.close()
-
-
-@pytest.fixture
-def write_lock(tmp_path: Path) -> Any:
-    locks: list[WriteLock] = []
-
-    def factory() -> WriteLock:
-        locks.append(WriteLock(tmp_path / "chatserver.db"))
-        return locks[-1]
-
-    yield factory
-    for lock in locks:
-        lock.close()
-
-
-def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(path)  # WAL: a reader is never blocked by the writer
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
-
-
-def _message_seqs(path: Path) -> dict[str, list[int]]:
-    seqs: dict[str, list[int]] = {}
-    for conversation_id, seq in _rows(path, "SELECT conversation_id, seq FROM message "
-                                      "ORDER BY conversation_id, seq"):
-        seqs.setdefault(conversation_id, []).append(seq)
-    return seqs
-
-
-async def _refused(url: str, auth: dict[str, Any]) -> dict[str, Any]:
-    client = socketio.AsyncClient(reconnection=False)
-    errors: list[Any] = []
-    client.on("connect_error", errors.append, namespace="/visitor")
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await client.connect(url, namespaces=["/visitor"], transports=["websocket"], auth=auth,
-                             wait_timeout=5)
-    assert errors, "no connect_error: the client was left waiting"
-    return {key: errors[0]["data"][key] for key in ("code", "message")}
-
-
-async def test_sqlite_lock_released_within_the_busy_timeout_is_waited_for(
-        chat_factory: Any, write_lock: Any) -> None:
-    """Another process holds the write lock while a visitor opens a conversation and three
-    others write into theirs at once (the group commit): nothing is stored and nothing is
-    acknowledged while it is held; released within `sqlite_busy_seconds`, every write goes
-    through and is acknowledged."""
-    chat = await chat_factory(sqlite_busy_seconds=30)
-    path = Path(chat.settings.data_dir) / "chatserver.db"
-    talking = [await chat.visitor() for _ in range(3)]
-    for n, visitor in enumerate(talking):
-        assert (await visitor.call("message", {"client_id": "1", "text": f"hei {n}"}))["ok"]
-    newcomer = await chat.visitor()
-
-    lock = write_lock()
-    await lock.hold()
-    sending = [asyncio.create_task(v.call("message", {"client_id": "2", "text": f"toka {n}"}))
-               for n, v in enumerate(talking)]
-    sending.append(asyncio.create_task(
-        newcomer.call("message", {"client_id": "1", "text": "aloitan"})))
-    await asyncio.sleep(0.3)  # the writes meet the lock (this wait only gives them time to)
-    assert not any(task.done() for task in sending)
-    assert len(_rows(path, "SELECT id FROM conversation")) == 3
-    lock.release()
-
-    acks = await asyncio.gather(*sending)
-    assert all(ack["ok"] for ack in acks), acks
-    assert acks[-1]["conversation"]["state"] == "queued"
-    assert sorted(_message_seqs(path).values()) == [[1], [1, 2], [1, 2], [1, 2]]
-
-
-async def test_sqlite_lock_held_too_long_fails_cleanly_then_everything_works(
-        chat_factory: Any, write_lock: Any) -> None:
-    """The lock is held past `sqlite_busy_seconds`: the first message of a new conversation,
-    messages into open conversations (a group-commit batch) and REST writes all answer
-    `unavailable` in the contract's shape, in the caller's language, and leave nothing behind
-    (no conversation without its message, no seq taken without its message, no read
-    without its audit record). Released, the same client_ids go through once."""
-    chat = await chat_factory(sqlite_busy_seconds=0.2)
-    path = Path(chat.settings.data_dir) / "chatserver.db"
-    from chatserver.errors import DEFAULT_MESSAGES, Code
-    from chatserver.services import agents
-
-    await agents.create_agent(chat.ctx, "admin@example.fi", "Aino", "correct horse battery",
-                              "admin", "sv")
-    admin = await chat.login("admin@example.fi")
-    # Accept-Language: the lock may stop the request before it knows who is asking.
-    headers = {"X-CSRF-Token": admin.headers_csrf,  # type: ignore[attr-defined]
-               "Accept-Language": "sv"}
-    talking = [await chat.visitor("sv") for _ in range(3)]
-    for n, visitor in enumerate(talking):
-        assert (await visitor.call("message", {"client_id": "1", "text": f"hej {n}"}))["ok"]
-    conversation_id = _rows(path, "SELECT id FROM conversation")[0][0]
-    newcomer = await chat.visitor("sv")
-    version = await chat.notice_version()
-    before = {table: _rows(path, f"SELECT * FROM {table}")  # noqa: S608 - fixed names
-              for table in ("conversation", "message", "audit_event", "canned_response")}
-
-    lock = write_lock()
-    await lock.hold()
-    acks = await asyncio.gather(
-        newcomer.call("message", {"client_id": "1", "text": "börjar"}),
-        *(v.call("message", {"client_id": "2", "text": f"andra {n}"})
-          for n, v in enumerate(talking)),
-    )
-    sv_unavailable = chat.ctx.translator.gettext("sv", DEFAULT_MESSAGES[Code.UNAVAILABLE])
-    assert sv_unavailable != DEFAULT_MESSAGES[Code.UNAVAILABLE]
-    for ack in acks:
-        assert ack == {"ok": False, "error": {"code": "unavailable",
-                                              "message": sv_unavailable}}, ack
-    async with admin.post(f"{chat.url}/api/v1/canned-responses", headers=headers, json={
-            "language": "sv", "shortcut": "hej", "text": "Hej! Hur kan vi hjälpa?"}) as created:
-        assert created.status == 503
-        assert await created.json() == {"ok": False, "error": {"code": "unavailable",
-                                                               "message": sv_unavailable}}
-    async with admin.get(f"{chat.url}/api/v1/conversations/{conversation_id}",
-                         headers=headers) as read:
-        assert read.status == 503  # the read is audited: no audit row, no read
-    # A connection that cannot look up its token is refused in the same shape, at once.
-    refusal = await _refused(chat.url, {"lang": "sv", "token": talking[0].welcome["token"],
-                                        "notice_version": version})
-    assert refusal == {"code": "unavailable", "message": sv_unavailable}
-    after = {table: _rows(path, f"SELECT * FROM {table}")  # noqa: S608 - fixed names
-             for table in before}
-    assert after == before
-    lock.release()
-
-    acks = await asyncio.gather(
-        newcomer.call("message", {"client_id": "1", "text": "börjar"}),
-        *(v.call("message", {"client_id": "2", "text": f"andra {n}"})
-          for n, v in enumerate(talking)),
-    )
-    assert all(ack["ok"] for ack in acks), acks
-    assert acks[0]["conversation"]["state"] == "queued"
-    again = await newcomer.call("message", {"client_id": "1", "text": "börjar"})
-    assert again["message"] == acks[0]["message"]  # a retry, not a second copy
-    assert sorted(_message_seqs(path).values()) == [[1], [1, 2], [1, 2], [1, 2]]
-    assert [last for (last,) in _rows(path, "SELECT last_seq FROM conversation ORDER BY "
-                                      "last_seq")] == [1, 2, 2, 2]
-    async with admin.post(f"{chat.url}/api/v1/canned-responses", headers=headers, json={
-            "language": "sv", "shortcut": "hej", "text": "Hej! Hur kan vi hjälpa?"}) as created:
-        assert created.status in (200, 201), await created.text()
-    async with admin.get(f"{chat.url}/api/v1/conversations/{conversation_id}") as read:
-        assert read.status == 200
-    reads = _rows(path, "SELECT target_id FROM audit_event WHERE action = 'conversation.read'")
-    assert reads == [(conversation_id,)]
-
-
 async def _ready(url: str) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as http, http.get(f"{url}/readyz") as response:
         return response.status, await response.json()
@@ -572,30 +403,3 @@ async def test_smtp_that_accepts_and_never_answers_then_comes_back_delivers_once
     clock.advance(hours=2)
     assert await outbox.run_once(chat.ctx) == 0
     assert len(smtp.inbox.to(mailserver.VISITOR)) == 1
-
-
-@pytest.mark.browser
-async def test_widget_refused_while_the_database_is_locked_joins_once_it_is_free(
-        chat_factory: Any, write_lock: Any, page: Any) -> None:
-    """The widget's connection is refused with `unavailable` while another process holds the
-    database: it says it is reconnecting and tries again (it does not give up as it does on
-    a refusal it cannot fix), and once the lock is gone the chat starts."""
-    from tests.browser import expect, send, shadow
-
-    chat = await chat_factory(sqlite_busy_seconds=0.2)
-    await chat.agent("anna@example.fi", "Anna")  # someone is online: the widget offers a chat
-    await page.goto(chat.url + "/")
-    await shadow(page).locator(".launch").click()
-    start = page.get_by_role("button", name="Aloita keskustelu")
-    await expect(start).to_be_visible()  # the widget's config is read before the lock
-    lock = write_lock()
-    await lock.hold()
-    await start.click()
-    status = shadow(page).locator(".status")
-    await expect(status).to_have_text("Yhteys katkesi. Yhdistetään uudelleen…")
-    lock.release()
-    await expect(status).to_have_text(re.compile("Kirjoita"), timeout=15_000)
-    await send(page, "Pääsinkö läpi?")
-    await expect(shadow(page).locator("li.me time")).to_have_count(1)
-    assert _rows(Path(chat.settings.data_dir) / "chatserver.db",
-                 "SELECT text FROM message") == [("Pääsinkö läpi?",)]
