@@ -103,9 +103,9 @@ class ServerThread:
         self.thread.join(10)
         self.loop.close()
 
-
     @staticmethod
     async def _cancel_leftovers() -> None:
+        """The socket.io client's ping task and the like, so the loop closes cleanly."""
         current = asyncio.current_task()
         leftovers = [task for task in asyncio.all_tasks() if task is not current]
         for task in leftovers:
