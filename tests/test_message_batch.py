@@ -94,6 +94,33 @@ async def test_a_bad_message_fails_alone_and_the_rest_are_stored(chat: Chat) -> 
     assert texts[-3:] == ["first", "one", "two"]
 
 
+async def test_a_retry_among_new_messages_does_not_send_the_batch_one_by_one(
+        chat: Chat) -> None:
+    """After a restart every widget resends its unacknowledged messages; a retried client_id
+    in a batch is answered alone and the new messages still share one commit."""
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    conversation_id = await _claimed_conversation(chat, agent_client, 1)
+    ctx = chat.ctx
+    await message_batch.append(ctx, conversation_id, kind="visitor", text="sent before",
+                               client_key="v:old")
+    with statements(chat) as seen:
+        outcomes = await asyncio.gather(
+            message_batch.append(ctx, conversation_id, kind="visitor", text="resent",
+                                 client_key="v:old"),
+            *(message_batch.append(ctx, conversation_id, kind="visitor", text=f"new {i}",
+                                   client_key=f"v:new{i}") for i in range(30)),
+            return_exceptions=True,
+        )
+    retried, *new = outcomes
+    assert isinstance(retried, Exception)  # the caller looks the first one up
+    assert not any(isinstance(outcome, BaseException) for outcome in new)
+    # The failed batch, the retry alone, then the thirty together: not thirty-one commits.
+    assert seen.count("BEGIN") <= 4, seen.count("BEGIN")
+    texts = [m.text for m in await _stored(chat, conversation_id)]
+    assert texts.count("sent before") == 1 and "resent" not in texts
+    assert texts[-30:] == [f"new {i}" for i in range(30)]
+
+
 async def test_the_socket_path_acknowledges_a_retry_with_the_first_message(chat: Chat) -> None:
     agent_client = await chat.agent("anna@example.fi", "Anna")
     visitor = await chat.visitor("en")
