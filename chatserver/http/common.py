@@ -60,6 +60,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 response.headers["Allow"] = exc.headers["Allow"]
             return response
         raise
+    except ConnectionError:
+        # The client went away mid-answer (a WebSocket handshake given up, say): nobody to
+        # answer and nothing wrong here.
+        log.debug("client gone: %s %s", request.method, request.path)
+        raise
     except Exception as error:
         if is_busy(error):  # another process held SQLite's write lock: nothing stored
             log.warning("request failed: %s %s: the database stayed locked", request.method,
