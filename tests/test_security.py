@@ -267,3 +267,18 @@ async def test_agent_event_on_a_conversation_not_theirs(world: World, event: str
     assert await world.conversation_state(b_conversation) == before
     await owner.sio.disconnect()
     await other.sio.disconnect()
+
+
+@pytest.mark.parametrize("target", ["absent", "offline"])
+async def test_transfer_of_a_chat_not_theirs_tells_nothing_about_other_agents(
+        world: World, target: str) -> None:
+    owner = await _agent(world, "admin@example.fi")
+    other = await _agent(world, AGENT)
+    _a, _b, b_conversation = await _two_conversations(world)
+    assert (await owner.call("claim", {"conversation_id": b_conversation}))["ok"]
+    agent_id = 2**31 - 1 if target == "absent" else owner.welcome["agent"]["id"]
+    if target == "offline":
+        await owner.sio.disconnect()
+    ack = await other.call("transfer", {"conversation_id": b_conversation, "agent_id": agent_id})
+    assert ack["ok"] is False and ack["error"]["code"] == "forbidden", ack
+    await other.sio.disconnect()

@@ -311,6 +311,8 @@ async def transfer(ctx: Context, agent: Agent, conversation_id: str, target_id: 
     if target_id == agent.id:
         raise ServiceError(Code.INVALID_INPUT, _("The conversation is already yours."))
     async with ctx.db() as session:
+        # Ownership first, so an agent cannot probe other agents through others' chats.
+        await _require_assigned(session, agent, conversation_id)
         target = await session.get(Agent, target_id)
     if target is None or target.disabled:
         raise ServiceError(Code.NOT_FOUND, _("No such agent."))
