@@ -375,3 +375,20 @@ async def test_connecting_with_any_auth_is_welcomed_or_refused_in_the_contract_s
         await client.disconnect()
     # Connecting stores nothing, whether it is welcomed or refused (the gate, DESIGN §5).
     assert await fingerprint(gate.chat) == before
+
+
+@pytest.mark.parametrize("namespace", ["/visitor", "/agent"])
+@pytest.mark.parametrize("auth", [1.0, 2.5, -3])
+async def test_a_number_as_connect_auth_is_refused_as_not_an_object(
+        chat: Chat, namespace: str, auth: Any) -> None:
+    """`0/agent,1.0` reads as ack id 1 followed by `.0`: found by the fuzzing above. (A bare
+    positive integer reads as an ack id alone, so it arrives as no auth at all and is refused
+    as such: the fuzzing covers that.)"""
+    client = socketio.AsyncClient(reconnection=False)
+    refusals: list[Any] = []
+    client.on("connect_error", refusals.append, namespace=namespace)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(chat.url, namespaces=[namespace], transports=["websocket"],
+                             auth=auth, wait_timeout=10)
+    await client.disconnect()
+    assert refusals and refusals[0]["code"] == "invalid_input", refusals

@@ -26,9 +26,15 @@ class ClientPacket(packet.Packet):
             attachments: int = super().decode(encoded_packet)
         except (ValueError, RecursionError):
             # Not JSON, or nested deeper than the parser goes: still answer the ack, if any.
-            if self.packet_type not in EVENT_TYPES:
+            # A CONNECT whose auth is a bare number reads as an ack id followed by junk: the
+            # namespace then refuses the auth as not an object, in the contract's shape.
+            data: Any = [MALFORMED]
+            if self.packet_type in EVENT_TYPES:
+                self.data = data
+            elif self.packet_type == packet.CONNECT:
+                self.data = MALFORMED
+            else:
                 raise
-            self.data = [MALFORMED]
             return 0
         if self.packet_type in EVENT_TYPES:
             self.data = _safe_event(self.data)
