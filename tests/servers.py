@@ -3,6 +3,7 @@ systemd (see shared TOOLCHAIN notes). Each is started once per test session on a
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
@@ -12,7 +13,31 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
+
 from tests.conftest import free_port
+
+
+async def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until a `chatserver serve` process answers /readyz with 200; fails with its log if it
+    exits or is not ready within a minute (a loaded machine)."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(1200):
+            if process.poll() is not None:
+                break
+            try:
+                async with http.get(f"{url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    state = "exited" if process.poll() is not None else "not ready after a minute"
+    raise AssertionError(f"{url} {state}: {_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
 
 
 def _as_postgres(*command: str) -> list[str]:

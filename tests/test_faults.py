@@ -27,6 +27,7 @@ import pytest
 
 from tests import mailserver
 from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port
+from tests.servers import wait_until_ready
 
 # Visitors writing at once (so the group commit batches several of them) and the messages each
 # keeps in flight without waiting for an ack.
@@ -64,17 +65,7 @@ class ServeProcess:
         self.starts += 1
         log = self.data_dir / f"serve-{self.starts}.log"
         self.process = await asyncio.to_thread(self._spawn, log)
-        async with aiohttp.ClientSession() as http:
-            for _ in range(1200):  # up to a minute on a loaded machine
-                assert self.process.poll() is None, log.read_text(errors="replace")[-3000:]
-                try:
-                    async with http.get(f"{self.url}/readyz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError(log.read_text(errors="replace")[-3000:])
+        await wait_until_ready(self.url, self.process, log)
 
     def _spawn(self, log: Path) -> subprocess.Popen[bytes]:
         with open(log, "wb") as out:

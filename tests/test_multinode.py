@@ -30,6 +30,7 @@ from chatserver.keys import AGENTS
 from chatserver.services import conversations, presence, queue
 from chatserver.settings import Settings
 from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port, make_settings
+from tests.servers import wait_until_ready
 
 pytestmark = pytest.mark.postgres
 
@@ -100,22 +101,8 @@ class Site:
             env["CHATSERVER_BOT__ENABLED"] = "false"
         process = await asyncio.to_thread(self._spawn, name, env)
         self.processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        async with aiohttp.ClientSession() as http:
-            for _ in range(1200):  # up to a minute on a loaded machine
-                if process.poll() is not None:
-                    break
-                try:
-                    async with http.get(f"{url}/readyz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError(self.log_of(name))
-        if process.poll() is not None:
-            raise AssertionError(f"node {name} exited: {self.log_of(name)}")
+        await wait_until_ready(f"http://127.0.0.1:{port}", process,
+                               self.tmp_path / f"{name}.log")
         node = Chat(SimpleNamespace(port=port), None, None)  # type: ignore[arg-type]
         self.nodes.append(node)
         return node, process
