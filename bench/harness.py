@@ -92,6 +92,10 @@ class Server:
             # The benchmark's agents each send far more than a person types.
             "CHATSERVER_LIMITS__EVENTS_PER_SECOND": "1000000",
             "CHATSERVER_LIMITS__EVENT_BURST": "1000000",
+            # Thousands of visitors, all from 127.0.0.1.
+            "CHATSERVER_LIMITS__VISITOR_CONNECTIONS_PER_ADDRESS": "1000000",
+            "CHATSERVER_LIMITS__CONVERSATIONS_PER_ADDRESS_PER_HOUR": "1000000",
+            "CHATSERVER_LIMITS__OFFLINE_PER_ADDRESS_PER_HOUR": "1000000",
             # Messages go to agents, not to the FAQ bot.
             "CHATSERVER_BOT__ENABLED": "false",
             "CHATSERVER_AUTH__ARGON2_TIME_COST": "1", "CHATSERVER_AUTH__ARGON2_MEMORY_KIB": "64",

@@ -21,6 +21,7 @@ from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
 from chatserver.services import bot, notice, outbox, presence, residency, retention
+from chatserver.services.address_limits import AddressLimits, new_key
 from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.events import EventBus
@@ -37,7 +38,7 @@ class NotMigrated(RuntimeError):
 def build_context(settings: Settings, bus: EventBus,
                   clock: Callable[[], datetime] | None = None) -> Context:
     engine = make_engine(settings.database_url, settings.sqlite_busy_seconds)
-    return Context(
+    ctx = Context(
         settings=settings,
         db=make_sessionmaker(engine),
         bus=bus,
@@ -45,12 +46,20 @@ def build_context(settings: Settings, bus: EventBus,
         hasher=make_password_hasher(settings),
         clock=clock or system_clock,
     )
+    key = settings.auth.address_key.encode() if settings.auth.address_key else new_key()
+    # The context's clock, read each time: tests move it to see an hour's window pass.
+    ctx.address_limits = AddressLimits(key, now=lambda: ctx.clock().timestamp())
+    return ctx
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None
                ) -> web.Application:
     residency.enforce(settings)  # personal data stays in the EU/EEA: services/residency.py
     bot.check(settings)  # a malformed FAQ file stops start-up: services/bot_faq.py
+    if settings.redis_url and not settings.auth.address_key:
+        log.warning("auth.address_key is not set: each node keys login throttling on its own, "
+                    "so failed logins are not counted across nodes; set the same "
+                    "CHATSERVER_AUTH__ADDRESS_KEY on every node")
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
         # security_headers is outermost so that error answers carry the headers too.

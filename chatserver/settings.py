@@ -68,6 +68,20 @@ class LimitSettings(_Section):
         "visitors together), so a flood cannot bury the team's mailbox; more are refused with "
         "`rate_limited`."
     )
+    # Per client address, on each node (services/address_limits.py). Generous, because an
+    # office or a mobile network shares one address among many honest visitors.
+    visitor_connections_per_address: int = Field(
+        50, ge=1, description="Widget connections one client address may hold open at once on "
+        "one node; more are refused with `rate_limited`."
+    )
+    conversations_per_address_per_hour: int = Field(
+        30, ge=1, description="New conversations one client address may start per hour on one "
+        "node; more are refused with `rate_limited` (conversations already open go on)."
+    )
+    offline_per_address_per_hour: int = Field(
+        10, ge=1, description="Offline-form messages one client address may leave per hour on "
+        "one node, so that one sender cannot use up `offline_per_hour` for everybody."
+    )
 
 
 class AuthSettings(_Section):
@@ -96,6 +110,20 @@ class AuthSettings(_Section):
         65536, ge=8, description="argon2id memory cost in KiB for password hashes."
     )
     argon2_parallelism: int = Field(4, ge=1, description="argon2id lanes for password hashes.")
+    address_key: str = Field(
+        "", description="Secret key for the hashes of client addresses and account names that "
+        "login throttling keeps in the database (never the addresses themselves). Set the same "
+        "value of at least 32 random characters on every node so that throttling counts across "
+        "nodes; empty picks a random key at each start, which is right for one node. Prefer the "
+        "CHATSERVER_AUTH__ADDRESS_KEY variable."
+    )
+
+    @field_validator("address_key")
+    @classmethod
+    def _check_address_key(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("use at least 32 random characters, or leave it empty")
+        return value
 
 
 class PresenceSettings(_Section):
@@ -136,8 +164,8 @@ class Settings(_Section):
         default_factory=list,
         description="Addresses or networks (such as 10.0.0.0/8) of the reverse proxies in front "
         "of the nodes. A request from one of them counts as coming from the last address in its "
-        "X-Forwarded-For header that is not a trusted proxy (for login throttling); empty trusts "
-        "no header.",
+        "X-Forwarded-For header that is not a trusted proxy (for login throttling and the "
+        "per-address limits); empty trusts no header.",
     )
     data_dir: str = Field(
         "./data", description="Folder for the SQLite database and other local files."

@@ -42,7 +42,11 @@ def make_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:
         "port": port,
         "data_dir": str(tmp_path),
         "auth": {**CHEAP_ARGON2, "session_recheck_seconds": 0},
-        "limits": {"events_per_second": 1000, "event_burst": 1000},
+        # Every test client comes from 127.0.0.1; tests/test_address_limits.py sets these low.
+        "limits": {"events_per_second": 1000, "event_burst": 1000,
+                   "visitor_connections_per_address": 10_000,
+                   "conversations_per_address_per_hour": 10_000,
+                   "offline_per_address_per_hour": 10_000},
         "presence": {"heartbeat_seconds": 0.5, "timeout_seconds": 3},
         # The FAQ assistant is on by default; the older tests expect conversations to start
         # `queued`, so it is off here and tests/test_bot.py turns it on (bot={"enabled": True}).

@@ -111,7 +111,7 @@ def _compose_environment() -> dict[str, str]:
     env = {}
     for key, value in re.findall(r"^\s+(CHATSERVER_[A-Z0-9_]+):\s*(.*)$", text, re.M):
         value = value.strip().strip('"')
-        env[key] = re.sub(r"\$\{[A-Z_]+(:\?[^}]*)?\}", "secret", value)
+        env[key] = re.sub(r"\$\{[A-Z_]+(:\?[^}]*)?\}", "secret" * 8, value)
     return env
 
 
@@ -128,6 +128,7 @@ def test_compose_settings_load_and_pass_the_eu_check() -> None:
     assert residency.problems(settings) == []
     assert settings.environment == "production"
     assert settings.trusted_proxies and settings.trusted_proxies != ["127.0.0.1", "::1"]
+    assert settings.auth.address_key  # both nodes key login throttling alike
     node_ids = re.findall(r"CHATSERVER_NODE_ID:\s*(\S+)", text)
     assert len(node_ids) == len(set(node_ids)) == 2
 

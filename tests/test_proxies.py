@@ -1,4 +1,4 @@
-"""Behind a reverse proxy: login throttling per client address uses X-Forwarded-For only when
+"""Behind a reverse proxy: login throttling and the per-address limits use X-Forwarded-For only when
 the request comes from a trusted proxy (`trusted_proxies`)."""
 
 from __future__ import annotations
@@ -58,3 +58,23 @@ async def test_throttling_per_address_behind_a_proxy(
     # Someone else behind the same proxy.
     status = await _login(chat.url, "anna@example.fi", PASSWORD, "203.0.113.20")
     assert status == (200 if trusted else 429)
+
+
+async def test_a_proxy_missing_from_trusted_proxies_is_named_in_a_warning_once(
+    chat_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Behind a proxy that is not trusted every visitor counts as the proxy's one address, and
+    the per-address limits would hit them all: the operator is told, once, without any address
+    (the header may come from a visitor)."""
+    from chatserver.http import proxies
+
+    monkeypatch.setattr(proxies, "_warned_untrusted", False)
+    chat = await chat_factory()
+    for _ in range(3):
+        assert await _login(chat.url, "nobody@example.fi", "wrong password!",
+                            "198.51.100.7") == 401
+    warnings = [r for r in caplog.records if "trusted_proxies" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert "198.51.100.7" not in warnings[0].getMessage()
+    assert "127.0.0.1" not in warnings[0].getMessage()

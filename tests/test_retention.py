@@ -14,7 +14,16 @@ from sqlmodel import select
 
 from chatserver.app import build_context
 from chatserver.cli import main
-from chatserver.db.models import AuditEvent, Conversation, Message, OfflineMessage, OutboxEmail
+from chatserver.db.models import (
+    Agent,
+    AgentSession,
+    AuditEvent,
+    Conversation,
+    LoginFailure,
+    Message,
+    OfflineMessage,
+    OutboxEmail,
+)
 from chatserver.services import retention
 from chatserver.services.context import Context
 from chatserver.services.events import EventBus
@@ -109,6 +118,27 @@ async def test_purge_deletes_exactly_what_is_due(ctx: Context) -> None:
     assert (await retention.purge(ctx)).total() == 0
     later = await retention.due(ctx, NOW + timedelta(days=1, minutes=1))
     assert later.conversations == 1 and later.messages == 3
+
+
+async def test_purge_drops_expired_sessions_and_failed_logins_past_the_window(
+        ctx: Context) -> None:
+    """They hold only hashes, but nothing needs them once they are over; without the purge
+    they would wait for the next login."""
+    window = timedelta(minutes=ctx.settings.auth.login_window_minutes)
+    async with ctx.db.begin() as session:
+        agent = Agent(email="anna@example.fi", display_name="Anna", password_hash="x")
+        session.add(agent)
+        await session.flush()
+        for name, expires in (("expired", NOW - timedelta(seconds=1)),
+                              ("current", NOW + timedelta(hours=1))):
+            session.add(AgentSession(token_hash=name.ljust(64, "0"), agent_id=agent.id or 0,
+                                     csrf_token="c", created_at=NOW - timedelta(hours=12),
+                                     expires_at=expires))
+        session.add(LoginFailure(key_hash="old", created_at=NOW - window - timedelta(seconds=1)))
+        session.add(LoginFailure(key_hash="recent", created_at=NOW - window / 2))
+    await retention.purge(ctx)
+    assert await ids(ctx, AgentSession, AgentSession.token_hash) == {"current".ljust(64, "0")}
+    assert await ids(ctx, LoginFailure, LoginFailure.key_hash) == {"recent"}
 
 
 async def test_retention_settings_decide_what_is_due(ctx: Context) -> None:

@@ -61,8 +61,9 @@ class ApiToken(SQLModel, table=True):
 
 
 class LoginFailure(SQLModel, table=True):
-    """A failed login, kept for the throttling window only. The key is a salted hash of the
-    account or client address, so no address is stored in the clear."""
+    """A failed login, kept for the throttling window (the purge deletes older ones). The key
+    is an HMAC of the account or client address with a key that is not in the database
+    (`auth.address_key`), so neither can be recovered from a copy of it."""
 
     __tablename__ = "login_failure"
     id: int | None = Field(default=None, primary_key=True)

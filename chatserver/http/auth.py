@@ -23,9 +23,7 @@ class LoginBody(Payload):
 
 
 def client_address(request: web.Request) -> str:
-    trusted = proxies.networks(request.app[CONTEXT].settings.trusted_proxies)
-    return proxies.client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
-                                  trusted)
+    return proxies.request_address(request, request.app[CONTEXT].settings.trusted_proxies)
 
 
 async def login(request: web.Request) -> web.Response:

@@ -1,14 +1,21 @@
 """The client address of a request that came through trusted reverse proxies.
 
-Used only for login throttling (where it is hashed, never stored). Without `trusted_proxies`
-it is the connecting address; behind nginx every request would otherwise share the proxy's
-address, and twenty failed logins by anyone would throttle everybody.
+Used only for login throttling and the per-address limits on visitors (where it is reduced to
+a keyed hash, never stored: services/address_limits.py). Without `trusted_proxies` it is the
+connecting address; behind nginx every request would otherwise share the proxy's address, and
+twenty failed logins by anyone would throttle everybody.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import logging
 from collections.abc import Iterable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -36,3 +43,25 @@ def client_address(remote: str | None, forwarded_for: list[str], trusted: list[N
         if not _trusted(hop, trusted):
             return hop
     return hops[0] if hops else address
+
+
+@functools.lru_cache(maxsize=8)
+def _networks_of(entries: tuple[str, ...]) -> list[Network]:
+    return networks(entries)
+
+
+_warned_untrusted = False
+
+
+def request_address(request: web.Request, trusted_proxies: list[str]) -> str:
+    """The client address of an HTTP request (a socket.io handshake included)."""
+    global _warned_untrusted
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    address = client_address(request.remote, forwarded, _networks_of(tuple(trusted_proxies)))
+    if forwarded and address == (request.remote or "unknown") and not _warned_untrusted:
+        _warned_untrusted = True
+        # No address in the log: the sender may be a visitor (docs/privacy.md).
+        log.warning("a request carried X-Forwarded-For from an address not in trusted_proxies; "
+                    "if a reverse proxy sent it, add the proxy to trusted_proxies, or every "
+                    "client behind it counts as one address for throttling and rate limits")
+    return address

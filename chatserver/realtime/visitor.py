@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chatserver.db.models import Conversation
 from chatserver.errors import Code, ServiceError
+from chatserver.http.proxies import request_address
 from chatserver.i18n import gettext_noop as _
 from chatserver.realtime.base import Ack, ChatNamespace, Connection, ok
 from chatserver.realtime.payloads import (
@@ -18,6 +20,7 @@ from chatserver.realtime.payloads import (
     VisitorMessage,
 )
 from chatserver.services import conversations, notice, offline, presence, queue, rights
+from chatserver.services.address_limits import counted_as
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.events import VISITOR_NS, conversation_room
@@ -70,16 +73,45 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
         if credentials.notice_version != current and not resuming_under_old_notice:
             raise self.refuse(ServiceError(Code.NOTICE_REQUIRED), language,
                               notice=notice.summary(self.ctx, language))
+        address_key = self._address_key(environ)
+        if address_key is not None:
+            try:
+                self.ctx.address_limits.open_connection(
+                    address_key, self.ctx.settings.limits.visitor_connections_per_address)
+            except ServiceError as error:
+                raise self.refuse(error, language) from None
         visitor = Visitor(
             token_hash=token_hash(token), language=language,
             notice_version=conversation.notice_version if conversation else current,
             conversation_id=conversation.id if conversation else None,
+            address_key=address_key,
             **notice.metadata(self.ctx, environ.get("HTTP_USER_AGENT"),
                               credentials.page_url or environ.get("HTTP_REFERER")),
         )
         self.connections[sid] = VisitorConnection(
             sid=sid, language=language, bucket=self.new_bucket(), visitor=visitor
         )
+        try:
+            await self._welcome(sid, token, conversation)
+        except BaseException:
+            # python-socketio calls no disconnect for a connect that failed.
+            if (connection := self.connections.pop(sid, None)) is not None:
+                await self.disconnected(connection)
+            raise
+        return True
+
+    def _address_key(self, environ: dict[str, Any]) -> str | None:
+        request = environ.get("aiohttp.request")
+        if request is None:
+            return None
+        address = request_address(request, self.ctx.settings.trusted_proxies)
+        return self.ctx.address_limits.key_for("address", counted_as(address))
+
+    async def disconnected(self, connection: VisitorConnection) -> None:
+        if connection.me.address_key is not None:
+            self.ctx.address_limits.close_connection(connection.me.address_key)
+
+    async def _welcome(self, sid: str, token: str, conversation: Conversation | None) -> None:
         welcome: dict[str, Any] = {
             "token": token,
             "online": await presence.is_online(self.ctx),
@@ -93,7 +125,6 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
                 "messages": await conversations.history(self.ctx, conversation.id, 0),
             }
         await self.emit("welcome", welcome, to=sid)
-        return True
 
     async def on_message(self, conn: VisitorConnection, data: Any) -> Ack:
         payload = parse(VisitorMessage, data)

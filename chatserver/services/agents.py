@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from chatserver.db.models import Agent, AgentSession, ApiToken, LoginFailure
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import audit
+from chatserver.services.address_limits import counted_as
 from chatserver.services.context import Context
 from chatserver.services.tokens import csrf_token_for, new_token, token_hash
 
@@ -151,11 +151,6 @@ async def set_password(ctx: Context, agent_id: int, password: str,
                      else "agent", actor_id=actor_id, target_kind="agent", target_id=agent_id)
 
 
-def _throttle_key(kind: str, value: str) -> str:
-    # Kept for the throttling window only; hashed so the table holds no address in the clear.
-    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:32]
-
-
 async def login(ctx: Context, email: str, password: str, client_address: str,
                 previous_token: str | None = None) -> LoginResult:
     """Check the password, with throttling per account and per client address, and open a new
@@ -163,8 +158,10 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
     now = ctx.clock()
     settings = ctx.settings.auth
     window_start = now - timedelta(minutes=settings.login_window_minutes)
-    account_key = _throttle_key("account", email.strip().lower())
-    address_key = _throttle_key("address", client_address)
+    # Keyed hashes (services/address_limits.py): the table holds no address or account name,
+    # and without the key a copy of it cannot be matched against a list of them.
+    account_key = ctx.address_limits.key_for("account", email.strip().lower())
+    address_key = ctx.address_limits.key_for("address", counted_as(client_address))
     async with ctx.db.begin() as session:
         await session.exec(delete(LoginFailure).where(col(LoginFailure.created_at) < window_start))
         counts = dict(

@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 
 from chatserver.db.engine import SessionMaker
 from chatserver.i18n import Translator
+from chatserver.services.address_limits import AddressLimits, new_key
 from chatserver.services.events import EventBus
 from chatserver.settings import Settings
 
@@ -39,6 +40,9 @@ class Context:
     redis: Any | None = field(default=None)
     # Wake-up events of this node's background workers, by name (see services/outbox.py).
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
+    # Counts per client address on this node, and the keyed hash of addresses and accounts
+    # (services/address_limits.py); build_context keys it with `auth.address_key`.
+    address_limits: AddressLimits = field(default_factory=lambda: AddressLimits(new_key()))
 
 
 def make_password_hasher(settings: Settings) -> PasswordHasher:

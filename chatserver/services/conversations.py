@@ -20,6 +20,7 @@ from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import (
+    address_limits,
     audit,
     message_batch,
     metrics,
@@ -49,6 +50,8 @@ class Visitor:
     # Optional metadata, set only when the operator switched it on (privacy.collect_*).
     user_agent: str | None = None
     page_url: str | None = None
+    # The keyed hash of the client address, for the per-address limits; None sets no limit.
+    address_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ async def resume(ctx: Context, token: str | None) -> tuple[str, Conversation | N
 
 
 def _open(ctx: Context, visitor: Visitor, state: str) -> Conversation:
+    """A new conversation row, within `limits.conversations_per_address_per_hour`."""
+    if visitor.address_key is not None:
+        ctx.address_limits.take("conversation", visitor.address_key,
+                                ctx.settings.limits.conversations_per_address_per_hour,
+                                address_limits.NEW_CONVERSATIONS)
     now = ctx.clock()
     return Conversation(
         token_hash=visitor.token_hash, state=state, language=visitor.language,

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Agent, Conversation, OfflineMessage, OutboxEmail
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, mailer, outbox
+from chatserver.services import address_limits, audit, mailer, outbox
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.views import iso
@@ -92,6 +92,10 @@ async def leave_message(ctx: Context, visitor: Visitor, name: str, address: str,
     team_language = ctx.settings.default_language
     async with ctx.db.begin() as session:
         await _check_site_rate(ctx, session, now)
+        if visitor.address_key is not None:
+            ctx.address_limits.take("offline", visitor.address_key,
+                                    ctx.settings.limits.offline_per_address_per_hour,
+                                    address_limits.OFFLINE_MESSAGES)
         session.add(row)
         await session.flush()
         intro = _t(ctx, team_language, NOTICE_BODY, name=name, email=email,

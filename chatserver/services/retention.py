@@ -10,6 +10,9 @@ database's write lock for long. What is due (with `now` from the context's clock
 - an outbox email, `sent_emails` days after it was sent (or created, if it finally failed), and
   any email, whatever its state, once it is older than the conversation period;
 - an audit event, `audit_events` days after it was written.
+
+Each run also deletes agent sessions that have expired and failed-login records older than the
+throttling window (`auth.login_window_minutes`); they hold only hashes, but nothing needs them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ from sqlalchemy import and_, delete, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
-from chatserver.db.models import AuditEvent, Conversation, Message, OfflineMessage, OutboxEmail
+from chatserver.db.models import (
+    AgentSession,
+    AuditEvent,
+    Conversation,
+    LoginFailure,
+    Message,
+    OfflineMessage,
+    OutboxEmail,
+)
 from chatserver.services import audit, metrics
 from chatserver.services.background import background
 from chatserver.services.context import Context
@@ -171,6 +182,7 @@ async def purge(ctx: Context, now: datetime | None = None,
         ctx, OutboxEmail, col(OutboxEmail.id), _email_due(c), "emails", progress)
     counts.audit_events = await _delete_batches(
         ctx, AuditEvent, col(AuditEvent.id), _audit_due(c), "audit_events", progress)
+    await _expire_credentials(ctx, now or ctx.clock())
     for kind, rows in counts.as_dict().items():
         metrics.count_purged(ctx, kind, rows)  # chatserver_purged_total{kind=...}
     if counts.total():
@@ -179,6 +191,14 @@ async def purge(ctx: Context, now: datetime | None = None,
                          deleted=counts.as_dict())
         await checkpoint(ctx)
     return counts
+
+
+async def _expire_credentials(ctx: Context, now: datetime) -> None:
+    window_start = now - timedelta(minutes=ctx.settings.auth.login_window_minutes)
+    await _delete_batches(ctx, LoginFailure, col(LoginFailure.id),
+                          col(LoginFailure.created_at) < window_start, "login_failures", None)
+    await _delete_batches(ctx, AgentSession, col(AgentSession.token_hash),
+                          col(AgentSession.expires_at) < now, "agent_sessions", None)
 
 
 async def checkpoint(ctx: Context) -> bool:
