@@ -21,7 +21,7 @@ from chatserver.realtime.payloads import (
     Presence,
     Transfer,
 )
-from chatserver.services import agents, conversations, presence, queue
+from chatserver.services import agents, conversations, presence, queue, routing
 from chatserver.services.context import Context
 from chatserver.services.events import AGENT_NS, ALL_AGENTS_ROOM, agent_room
 from chatserver.services.views import agent_view
@@ -140,7 +140,7 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
 
     async def on_claim(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(ConversationRef, data)
-        return ok(conversation=await conversations.claim(self.ctx, conn.me,
+        return ok(conversation=await routing.claim(self.ctx, conn.me,
                                                          payload.conversation_id))
 
     async def on_message(self, conn: AgentConnection, data: Any) -> Ack:
@@ -159,12 +159,12 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
 
     async def on_transfer(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(Transfer, data)
-        await conversations.transfer(self.ctx, conn.me, payload.conversation_id, payload.agent_id)
+        await routing.transfer(self.ctx, conn.me, payload.conversation_id, payload.agent_id)
         return ok()
 
     async def on_close(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(ConversationRef, data)
-        await conversations.close(self.ctx, payload.conversation_id, by_agent=conn.me)
+        await routing.close(self.ctx, payload.conversation_id, by_agent=conn.me)
         return ok()
 
     async def on_history(self, conn: AgentConnection, data: Any) -> Ack:

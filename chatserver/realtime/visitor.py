@@ -19,7 +19,7 @@ from chatserver.realtime.payloads import (
     VisitorAuth,
     VisitorMessage,
 )
-from chatserver.services import conversations, notice, offline, presence, queue, rights
+from chatserver.services import conversations, notice, offline, presence, queue, rights, routing
 from chatserver.services.address_limits import counted_as
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
@@ -146,7 +146,7 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
 
     async def on_handoff(self, conn: VisitorConnection, data: Any) -> Ack:
         parse(Empty, data)
-        view = await conversations.handoff(self.ctx, conn.me, sid=conn.sid)
+        view = await routing.handoff(self.ctx, conn.me, sid=conn.sid)
         await self.enter_room(conn.sid, conversation_room(view["id"]))
         return ok(conversation=view)
 
@@ -158,7 +158,7 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
     async def on_close(self, conn: VisitorConnection, data: Any) -> Ack:
         parse(Empty, data)
         conversation_id = self._own_conversation(conn)
-        await conversations.close(self.ctx, conversation_id, visitor=conn.me)
+        await routing.close(self.ctx, conversation_id, visitor=conn.me)
         return ok()
 
     async def on_history(self, conn: VisitorConnection, data: Any) -> Ack:

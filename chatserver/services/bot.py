@@ -32,7 +32,7 @@ from chatserver.services.context import Context
 from chatserver.services.conversations import (
     Visitor,
     _append,
-    _open,
+    open_conversation,
 )
 from chatserver.services.views import message_view
 from chatserver.settings import LANGUAGES, Settings
@@ -264,7 +264,7 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
     said: list[tuple[Message, list[str]]] = []
     async with ctx.db.begin() as session:
         if visitor.conversation_id is None:
-            opened = _open(ctx, visitor, "queued" if online else "bot")
+            opened = open_conversation(ctx, visitor, "queued" if online else "bot")
             session.add(opened)
             await session.flush()
             visitor.conversation_id = conversation_id = opened.id

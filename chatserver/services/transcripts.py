@@ -53,7 +53,7 @@ def conversation_retention_days(ctx: Context) -> int:
 
 
 async def queue_on_close(ctx: Context, session: AsyncSession, conversation: Conversation) -> None:
-    """Called by conversations.close inside its transaction, after the closing message."""
+    """Called by routing.close inside its transaction, after the closing message."""
     if not conversation.transcript_email:
         return
     already = (
@@ -154,7 +154,7 @@ def _date(moment: datetime, language: str, zone: str) -> str:
 
 async def close_idle(ctx: Context, limit: int = 100) -> int:
     """Close open conversations with no activity for smtp.transcript_idle_minutes."""
-    from chatserver.services import conversations  # conversations imports this module
+    from chatserver.services import routing  # routing imports this module
 
     minutes = ctx.settings.smtp.transcript_idle_minutes
     if minutes <= 0:
@@ -176,7 +176,7 @@ async def close_idle(ctx: Context, limit: int = 100) -> int:
     closed = 0
     for conversation_id in ids:
         try:
-            await conversations.close(ctx, conversation_id)
+            await routing.close(ctx, conversation_id)
             closed += 1
         except ServiceError:
             continue  # erased or closed meanwhile

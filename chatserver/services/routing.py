@@ -1,0 +1,176 @@
+"""Who holds a conversation: the visitor's hand-off to the queue, an agent's claim (exactly one
+wins), a transfer to another agent, and the close (with its transcript), each announced to
+both sides. Messages themselves are conversations.py's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from chatserver.db.models import Agent, Conversation
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.services import audit, metrics, presence, queue, transcripts
+from chatserver.services.context import Context
+from chatserver.services.conversations import (
+    Visitor,
+    open_conversation,
+    require_assigned,
+    stored_messages,
+    system_message,
+)
+from chatserver.services.views import (
+    agent_conversation_view,
+    message_view,
+    visitor_conversation_view,
+)
+
+
+async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, Any]:
+    """Exactly one agent wins: the state change is one conditional UPDATE."""
+    now = ctx.clock()
+    async with ctx.db.begin() as session:
+        result = await session.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id)
+            .where(col(Conversation.state).in_(("bot", "queued")))
+            .values(state="active", agent_id=agent.id, claimed_at=now, last_activity_at=now)
+        )
+        if result.rowcount == 0:
+            existing = await session.get(Conversation, conversation_id)
+            if existing is None:
+                raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+            if existing.state == "closed":
+                raise ServiceError(Code.CLOSED)
+            if existing.agent_id != agent.id:
+                raise ServiceError(
+                    Code.CONFLICT, _("Another agent has already taken this conversation.")
+                )
+            joined = None
+        else:
+            conversation = await session.get(Conversation, conversation_id)
+            assert conversation is not None
+            joined = await system_message(ctx, session, conversation_id, conversation.language,
+                                           _("{name} joined the chat."), name=agent.display_name)
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+        messages = await stored_messages(session, conversation_id, 0, None)
+        audit.record(ctx, session, "conversation.read", actor_kind="agent", actor_id=agent.id,
+                     target_kind="conversation", target_id=conversation_id, via="claim")
+    view = agent_conversation_view(conversation, agent)
+    if joined is not None:
+        if conversation.queued_at is not None:
+            metrics.observe_queue_wait(ctx, (now - conversation.queued_at).total_seconds())
+        await ctx.bus.to_visitors_of(conversation_id, "conversation",
+                                     visitor_conversation_view(conversation, agent))
+        await ctx.bus.to_visitors_of(conversation_id, "message", message_view(joined))
+        await ctx.bus.to_agent(agent.id or 0, "conversation", view)
+        await queue.publish(ctx)
+    return {**view, "messages": [message_view(m) for m in messages]}
+
+
+async def transfer(ctx: Context, agent: Agent, conversation_id: str, target_id: int) -> None:
+    if target_id == agent.id:
+        raise ServiceError(Code.INVALID_INPUT, _("The conversation is already yours."))
+    async with ctx.db() as session:
+        # Ownership first, so an agent cannot probe other agents through others' chats.
+        await require_assigned(session, agent, conversation_id)
+        target = await session.get(Agent, target_id)
+    if target is None or target.disabled:
+        raise ServiceError(Code.NOT_FOUND, _("No such agent."))
+    if target.id not in {a.id for a in await presence.available_agents(ctx)}:
+        raise ServiceError(Code.UNAVAILABLE, _("{name} is not online."), name=target.display_name)
+    async with ctx.db.begin() as session:
+        await require_assigned(session, agent, conversation_id)
+        await session.exec(
+            update(Conversation).where(col(Conversation.id) == conversation_id)
+            .values(agent_id=target.id)
+        )
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+        note = await system_message(ctx, session, conversation_id, conversation.language,
+                                     _("The chat was transferred to {name}."),
+                                     name=target.display_name)
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+        messages = await stored_messages(session, conversation_id, 0, None)
+        audit.record(ctx, session, "conversation.transfer", actor_kind="agent",
+                     actor_id=agent.id, target_kind="conversation", target_id=conversation_id,
+                     to_agent=target.id)
+    view = agent_conversation_view(conversation, target)
+    await ctx.bus.to_agent(agent.id or 0, "conversation", view)
+    await ctx.bus.to_agent(target.id or 0, "conversation",
+                           {**view, "messages": [message_view(m) for m in messages]})
+    await ctx.bus.to_visitors_of(conversation_id, "conversation",
+                                 visitor_conversation_view(conversation, target))
+    await ctx.bus.to_visitors_of(conversation_id, "message", message_view(note))
+
+
+async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dict[str, Any]:
+    """The visitor asks for a person: queue the conversation (opening it if need be)."""
+    if ctx.settings.bot.enabled:
+        from chatserver.services import bot  # with the assistant on, it may offer the form
+
+        return await bot.handoff(ctx, visitor, sid)
+    now = ctx.clock()
+    opened = False
+    async with ctx.db.begin() as session:
+        if visitor.conversation_id is None:
+            conversation = open_conversation(ctx, visitor, "queued")
+            session.add(conversation)
+            await session.flush()
+            visitor.conversation_id = conversation.id
+            opened = True
+        else:
+            found = await session.get(Conversation, visitor.conversation_id)
+            if found is None:
+                raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+            conversation = found
+            if conversation.state == "closed":
+                raise ServiceError(Code.CLOSED)
+            if conversation.state == "bot":
+                conversation.state, conversation.queued_at = "queued", now
+                session.add(conversation)
+                opened = True
+    view = await queue.visitor_view(ctx, conversation)
+    if opened:
+        await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
+        await queue.publish(ctx)
+    return view
+
+
+async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = None,
+                visitor: Visitor | None = None) -> None:
+    """Close once; closing a closed conversation is a no-op that succeeds."""
+    now = ctx.clock()
+    async with ctx.db.begin() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+        if by_agent is not None and conversation.agent_id != by_agent.id \
+                and by_agent.role != "admin":
+            raise ServiceError(Code.FORBIDDEN, _("This conversation is not assigned to you."))
+        if conversation.state == "closed":
+            return
+        was_queued = conversation.state == "queued"
+        note = await system_message(ctx, session, conversation_id, conversation.language,
+                                     _("The chat has ended."))
+        await session.exec(
+            update(Conversation).where(col(Conversation.id) == conversation_id)
+            .values(state="closed", closed_at=now)
+        )
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+        assert conversation is not None
+        await transcripts.queue_on_close(ctx, session, conversation)
+        agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
+    await ctx.bus.to_visitors_of(conversation_id, "message", message_view(note))
+    await ctx.bus.to_visitors_of(conversation_id, "conversation",
+                                 visitor_conversation_view(conversation))
+    if agent is not None:
+        await ctx.bus.to_agent(agent.id or 0, "message", message_view(note))
+        await ctx.bus.to_agent(agent.id or 0, "conversation",
+                               agent_conversation_view(conversation, agent))
+    if was_queued:
+        await queue.publish(ctx)
