@@ -84,6 +84,30 @@ async def test_one_address_holds_only_so_many_widget_connections(
     assert (await again.call("message", {"client_id": "1", "text": "Hei"}))["ok"]
 
 
+async def test_every_way_a_connection_ends_gives_its_place_back(
+        chat_factory: Callable[..., Any]) -> None:
+    """A clean disconnect, a dropped transport, and refusals before or at the limit: once they
+    are over, the address holds no place, so honest visitors are never locked out by leaks."""
+    chat = await chat_factory(limits={"visitor_connections_per_address": 2})
+    key = chat.ctx.address_limits.key_for("address", "127.0.0.1")
+    clean, dropped = await chat.visitor("fi"), await chat.visitor("en")
+    assert chat.ctx.address_limits.open_connections(key) == 2
+    assert (await _refused(chat, "fi", "127.0.0.1"))["code"] == "rate_limited"
+    stale = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):  # refused for the notice
+        await stale.connect(chat.url, namespaces=["/visitor"], transports=["websocket"],
+                            auth={"lang": "fi", "notice_version": "old"}, wait_timeout=5)
+    await clean.sio.disconnect()
+    await dropped.sio.eio.disconnect(abort=True)
+    for _ in range(250):
+        if chat.ctx.address_limits.open_connections(key) == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert chat.ctx.address_limits.open_connections(key) == 0
+    await chat.visitor("sv")
+    await chat.visitor("sv")
+
+
 async def test_a_forged_forwarded_for_from_an_untrusted_client_counts_as_its_own_address(
         chat_factory: Callable[..., Any]) -> None:
     """Without `trusted_proxies` the header is anybody's to write: a script cannot dodge the
