@@ -140,8 +140,7 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
 
     async def on_claim(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(ConversationRef, data)
-        return ok(conversation=await routing.claim(self.ctx, conn.me,
-                                                         payload.conversation_id))
+        return ok(conversation=await routing.claim(self.ctx, conn.me, payload.conversation_id))
 
     async def on_message(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(AgentMessage, data)

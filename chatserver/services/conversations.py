@@ -19,18 +19,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import (
-    address_limits,
-    audit,
-    message_batch,
-    metrics,
-    queue,
-)
+from chatserver.services import address_limits, audit, message_batch, metrics, queue
 from chatserver.services.context import Context
 from chatserver.services.tokens import new_token, token_hash
-from chatserver.services.views import (
-    message_view,
-)
+from chatserver.services.views import message_view
 
 OPEN_STATES = ("bot", "queued", "active")
 
