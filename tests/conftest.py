@@ -77,6 +77,12 @@ class Chat:
 
         return self.app[CONTEXT]
 
+    def database_bytes(self) -> bytes:
+        """The raw SQLite file and its write-ahead log, to search for what must not be there."""
+        database = Path(self.settings.database_url.split("///", 1)[1])
+        return b"".join(p.read_bytes() for p in (database, database.with_name(
+            database.name + "-wal")) if p.exists())
+
     async def notice_version(self) -> str:
         async with aiohttp.ClientSession() as http, http.get(
             f"{self.url}/api/v1/widget/config"

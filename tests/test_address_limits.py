@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -176,12 +175,6 @@ async def _fail_login(chat: Chat, email: str) -> int:
         return response.status
 
 
-def _database_bytes(chat: Chat) -> bytes:
-    path = Path(chat.settings.database_url.split("///", 1)[1])
-    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal"))
-                    if p.exists())
-
-
 async def test_login_throttling_keeps_only_keyed_hashes(chat_factory: Callable[..., Any]) -> None:
     """The failed logins are stored under an HMAC with `auth.address_key`. A copy of the
     database holds neither the address nor the account, nor their plain SHA-256, which anyone
@@ -199,7 +192,7 @@ async def test_login_throttling_keeps_only_keyed_hashes(chat_factory: Callable[.
         return hashlib.sha256(value.encode()).hexdigest()[:32]
 
     assert stored == {keyed("account:anna@example.fi"), keyed("address:127.0.0.1")}
-    raw = _database_bytes(chat)
+    raw = chat.database_bytes()
     for value in ("account:anna@example.fi", "address:127.0.0.1"):
         assert plain(value).encode() not in raw
     assert b"anna@example.fi" not in raw and b"127.0.0.1" not in raw

@@ -71,15 +71,6 @@ async def test_visitor_export_has_everything_about_them_and_nothing_about_anothe
     del other
 
 
-def raw_bytes(chat: Chat) -> bytes:
-    database = Path(chat.settings.database_url.split("///", 1)[1])
-    data = database.read_bytes()
-    wal = database.with_name(database.name + "-wal")
-    if wal.exists():
-        data += wal.read_bytes()
-    return data
-
-
 async def test_erase_leaves_no_trace_in_the_database_file_or_its_wal(chat: Chat) -> None:
     agent = await chat.agent("anna@example.fi", "Anna")
     secret_text, secret_email = "ERASE-ME-7f3a9 salainen viesti", "erase.me.7f3a9@example.fi"
@@ -89,7 +80,7 @@ async def test_erase_leaves_no_trace_in_the_database_file_or_its_wal(chat: Chat)
     assert (await agent.call("claim", {"conversation_id": conversation_id}))["ok"]
     more = await visitor.call("message", {"client_id": "c2", "text": secret_text + " 2"})
     assert more["ok"] is True
-    before = raw_bytes(chat)
+    before = chat.database_bytes()
     assert secret_text.encode() in before and secret_email.encode() in before  # can fail
 
     erased = await visitor.call("erase", {})
@@ -97,7 +88,7 @@ async def test_erase_leaves_no_trace_in_the_database_file_or_its_wal(chat: Chat)
     gone = await agent.next("conversation", where=lambda c: c.get("erased"))
     assert gone["id"] == conversation_id
 
-    after = raw_bytes(chat)
+    after = chat.database_bytes()
     assert secret_text.encode() not in after
     assert secret_email.encode() not in after
     assert keep_text.encode() in after  # only that conversation went

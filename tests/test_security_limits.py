@@ -39,12 +39,6 @@ async def world(tmp_path_factory: pytest.TempPathFactory, template_database: Pat
 # ------------------------------------------------------------------ secrets
 
 
-def _database_bytes(chat: Chat) -> bytes:
-    path = Path(chat.settings.database_url.split("///", 1)[1])
-    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal"))
-                    if p.exists())
-
-
 async def test_tokens_are_stored_only_as_hashes(chat: Chat) -> None:
     """Session, CSRF, API and visitor tokens are used, then the raw SQLite file and its WAL are
     searched: each token's SHA-256 is there, the token itself is not."""
@@ -65,7 +59,7 @@ async def test_tokens_are_stored_only_as_hashes(chat: Chat) -> None:
     visitor_token = visitor.welcome["token"]
     resumed = await chat.visitor("en", token=visitor_token)
     assert resumed.welcome["conversation"] is not None
-    stored = _database_bytes(chat)
+    stored = chat.database_bytes()
     for name, secret in [("session", session), ("csrf", csrf), ("api", api_token),
                          ("visitor", visitor_token)]:
         assert secret.encode() not in stored, f"the raw {name} token is in the database"
