@@ -21,7 +21,6 @@ from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
 from chatserver.services import bot, notice, outbox, presence, residency, retention
-from chatserver.services.address_limits import AddressLimits, new_key
 from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.events import EventBus
@@ -38,7 +37,7 @@ class NotMigrated(RuntimeError):
 def build_context(settings: Settings, bus: EventBus,
                   clock: Callable[[], datetime] | None = None) -> Context:
     engine = make_engine(settings.database_url, settings.sqlite_busy_seconds)
-    ctx = Context(
+    return Context(
         settings=settings,
         db=make_sessionmaker(engine),
         bus=bus,
@@ -46,10 +45,6 @@ def build_context(settings: Settings, bus: EventBus,
         hasher=make_password_hasher(settings),
         clock=clock or system_clock,
     )
-    key = settings.auth.address_key.encode() if settings.auth.address_key else new_key()
-    # The context's clock, read each time: tests move it to see an hour's window pass.
-    ctx.address_limits = AddressLimits(key, now=lambda: ctx.clock().timestamp())
-    return ctx
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None

@@ -41,8 +41,14 @@ class Context:
     # Wake-up events of this node's background workers, by name (see services/outbox.py).
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     # Counts per client address on this node, and the keyed hash of addresses and accounts
-    # (services/address_limits.py); build_context keys it with `auth.address_key`.
-    address_limits: AddressLimits = field(default_factory=lambda: AddressLimits(new_key()))
+    # (services/address_limits.py), keyed with `auth.address_key` or a random key.
+    address_limits: AddressLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        key = self.settings.auth.address_key
+        # The clock is read each time: tests move it to see an hour's window pass.
+        self.address_limits = AddressLimits(key.encode() if key else new_key(),
+                                            now=lambda: self.clock().timestamp())
 
 
 def make_password_hasher(settings: Settings) -> PasswordHasher:
