@@ -123,7 +123,7 @@ async def test_purge_deletes_exactly_what_is_due(ctx: Context) -> None:
 async def test_purge_drops_expired_sessions_and_failed_logins_past_the_window(
         ctx: Context) -> None:
     """They hold only hashes, but nothing needs them once they are over; without the purge
-    they would wait for the next login."""
+    nothing else deletes them (a login only reads the failures inside the window)."""
     window = timedelta(minutes=ctx.settings.auth.login_window_minutes)
     async with ctx.db.begin() as session:
         agent = Agent(email="anna@example.fi", display_name="Anna", password_hash="x")
