@@ -53,7 +53,7 @@ async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, A
             conversation = await session.get(Conversation, conversation_id)
             assert conversation is not None
             joined = await system_message(ctx, session, conversation_id, conversation.language,
-                                           _("{name} joined the chat."), name=agent.display_name)
+                                          _("{name} joined the chat."), name=agent.display_name)
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
         messages = await stored_messages(session, conversation_id, 0, None)
@@ -91,8 +91,8 @@ async def transfer(ctx: Context, agent: Agent, conversation_id: str, target_id: 
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
         note = await system_message(ctx, session, conversation_id, conversation.language,
-                                     _("The chat was transferred to {name}."),
-                                     name=target.display_name)
+                                    _("The chat was transferred to {name}."),
+                                    name=target.display_name)
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
         messages = await stored_messages(session, conversation_id, 0, None)
@@ -156,7 +156,7 @@ async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = 
             return
         was_queued = conversation.state == "queued"
         note = await system_message(ctx, session, conversation_id, conversation.language,
-                                     _("The chat has ended."))
+                                    _("The chat has ended."))
         await session.exec(
             update(Conversation).where(col(Conversation.id) == conversation_id)
             .values(state="closed", closed_at=now)
