@@ -16,17 +16,21 @@ def add_commands(commands: Any) -> None:
     actions = bot.add_subparsers(dest="action", required=True, metavar="ACTION")
     evaluate = actions.add_parser(
         "eval", help="measure the assistant on a labelled set of questions (docs/bot.md)")
-    evaluate.add_argument("file", metavar="FILE",
-                          help="lines of LANGUAGE<TAB>QUESTION<TAB>ENTRY_ID or none")
+    evaluate.add_argument("file", metavar="PATH",
+                          help="a file of lines LANGUAGE<TAB>QUESTION<TAB>ENTRY_ID or none, "
+                          "or a folder of domains (sub-folders with faq.toml and questions.tsv)")
     evaluate.add_argument("--faq", metavar="PATH",
                           help="FAQ file to use instead of the bot.faq_file setting")
     evaluate.add_argument("--threshold", type=float,
                           help="confidence threshold instead of the bot.threshold setting")
+    evaluate.add_argument("--choices-threshold", type=float,
+                          help="least confidence to offer choices instead of the "
+                          "bot.choices_threshold setting")
     evaluate.add_argument("--verbose", "-v", action="store_true",
                           help="also list every question answered wrongly")
     evaluate.add_argument("--min", type=float, default=0.0, metavar="SHARE",
                           help="exit with status 1 when a language scores below SHARE "
-                          "(such as 0.9) in scope or out of scope")
+                          "(such as 0.9) in scope or out of scope (over all domains)")
     check = actions.add_parser("check", help="read the FAQ file and report problems")
     check.add_argument("--faq", metavar="PATH",
                        help="FAQ file to check instead of the bot.faq_file setting")
@@ -34,8 +38,9 @@ def add_commands(commands: Any) -> None:
 
 def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     bot = settings.bot.model_copy(update={
-        key: value for key, value in (("faq_file", args.faq),
-                                      ("threshold", getattr(args, "threshold", None)))
+        key: value for key, value in (
+            ("faq_file", args.faq), ("threshold", getattr(args, "threshold", None)),
+            ("choices_threshold", getattr(args, "choices_threshold", None)))
         if value is not None})
     return settings.model_copy(update={"bot": bot})
 
@@ -44,9 +49,15 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
     from chatserver.services import bot, bot_eval
 
     settings = _with_overrides(settings, args)
+    path = Path(getattr(args, "file", "") or ".")
     try:
+        if args.action == "eval" and path.is_dir():
+            results = bot_eval.evaluate_folder(settings, path)
+            print(bot_eval.report_folder(results, settings, args.verbose))
+            _check_min(results["all"], args.min)
+            return
         knowledge = bot.knowledge(settings)
-        scores = bot_eval.evaluate(settings, Path(args.file)) if args.action == "eval" else {}
+        scores = bot_eval.evaluate(settings, path) if args.action == "eval" else {}
     except (ConfigError, OSError) as exc:
         raise SystemExit(f"error: {exc}") from None
     if args.action == "check":
@@ -54,6 +65,10 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"{settings.bot.faq_path}: ok (entries per language with the privacy questions: "
               f"{sizes})")
         return
-    print(bot_eval.report(scores, settings.bot.threshold, args.verbose))
-    if any(min(s.accuracy, s.refusal_rate) < args.min for s in scores.values()):
+    print(bot_eval.report(scores, settings, args.verbose))
+    _check_min(scores, args.min)
+
+
+def _check_min(scores: dict[str, Any], least: float) -> None:
+    if any(min(s.accuracy, s.refusal_rate) < least for s in scores.values()):
         raise SystemExit(1)

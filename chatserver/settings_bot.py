@@ -25,9 +25,15 @@ class BotSettings(BaseModel):
         "FAQ of a small web shop shipped with chatserver (chatserver/faq/example_shop.toml). "
         "A malformed file stops start-up with an error naming the entry and the line.")
     threshold: float = Field(
-        0.4, ge=0.0, le=1.0, description="Least confidence (0..1) for the assistant to answer; "
-        "below it the visitor is handed to a person. Higher answers less often and wrongly "
+        0.7, ge=0.0, le=1.0, description="Least confidence (0..1, the probability that the "
+        "best entry is right) for the assistant to answer; below it the assistant offers "
+        "choices or hands the visitor to a person. Higher answers less often and wrongly "
         "less often; check a change with `chatserver bot eval`.")
+    choices_threshold: float = Field(
+        0.2, ge=0.0, le=1.0, description="Below `threshold` but at least this confident that "
+        "the right entry is among the best three, the assistant offers those as choices "
+        "(\"Did you mean…?\") with \"talk to a person\" instead of handing off at once. 1 "
+        "turns the choices off.")
     greeting: bool = Field(
         True, description="Greet the visitor (in their language) when a conversation starts, "
         "saying that an automatic assistant answers and how to reach a person.")

@@ -26,8 +26,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import bot_faq, bot_privacy, presence, queue
-from chatserver.services.bot_match import _WORD, Document, Index
+from chatserver.services import bot_confidence, bot_faq, bot_privacy, presence, queue
+from chatserver.services.bot_match import Document, Index
+from chatserver.services.bot_text import words_of
 from chatserver.services.context import Context
 from chatserver.services.conversations import (
     Visitor,
@@ -52,6 +53,9 @@ UNSURE_OFFLINE = _("I am not sure I understood, and no one from our customer ser
                    "right now. You can leave a message and we will reply by email, or ask me "
                    "in other words.")
 
+BOT_QUESTION = "privacy.bot"  # "am I talking to a person?" is a question, not a request
+CHOICES = 3  # entries offered at most when the assistant is unsure
+
 # Words that ask for a person, matched on whole lower-case words (not stems: "personal" is not
 # "person"). Per language: exact words, then prefixes. The unambiguous ones work in any language.
 HANDOFF_WORDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
@@ -75,14 +79,16 @@ NOT_HANDOFF = {"en": {("in", "person"), ("user", "agent")}, "sv": {("personal", 
 @dataclass(frozen=True)
 class Knowledge:
     answers: dict[tuple[str, str], str]  # (entry id, language) → the operator's answer
+    titles: dict[tuple[str, str], str]  # (entry id, language) → the label of a choice
     indexes: dict[str, Index]
 
 
 @dataclass(frozen=True)
 class Decision:
-    kind: str  # "answer", "handoff" (the visitor asked for a person) or "unsure"
-    entry_id: str | None = None
-    confidence: float = 0.0
+    kind: str  # "answer", "choices" ("Did you mean…?"), "handoff" (asked for a person), "unsure"
+    entry_id: str | None = None  # the best entry, when any shares words with the question
+    confidence: float = 0.0  # the probability that entry_id is right (bot_confidence.py)
+    choices: tuple[str, ...] = ()  # entries offered when kind is "choices", best first
 
 
 _CACHE: dict[tuple[Any, ...], Knowledge] = {}
@@ -120,12 +126,16 @@ def build(entries: list[bot_faq.Entry], privacy_answers: bool = True) -> Knowled
     if privacy_answers:
         entries = [*entries, *bot_faq.load(PRIVACY_FAQ, answers=False)]
     answers: dict[tuple[str, str], str] = {}
+    titles: dict[tuple[str, str], str] = {}
     documents: dict[str, list[Document]] = {language: [] for language in LANGUAGES}
     for entry in entries:
         for language, part in entry.languages.items():
             answers[(entry.id, language)] = part.answer
-            documents[language].append(Document(entry.id, part.questions, part.keywords))
-    return Knowledge(answers, {lang: Index(lang, docs) for lang, docs in documents.items()})
+            titles[(entry.id, language)] = part.label
+            documents[language].append(Document(entry.id, part.questions, part.keywords,
+                                                part.title, part.answer))
+    return Knowledge(answers, titles,
+                     {lang: Index(lang, docs) for lang, docs in documents.items()})
 
 
 def check(settings: Settings) -> None:
@@ -135,7 +145,7 @@ def check(settings: Settings) -> None:
 
 
 def wants_person(language: str, text: str) -> bool:
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+    words = words_of(text)
     exact, prefixes = HANDOFF_WORDS.get(language, (frozenset(), ()))
     skip = NOT_HANDOFF.get(language, set())
     for position, word in enumerate(words):
@@ -149,16 +159,24 @@ def wants_person(language: str, text: str) -> bool:
 
 
 def decide(settings: Settings, language: str, text: str) -> Decision:
-    """Explicit hand-off words win; then the best FAQ entry if it is confident enough."""
-    if wants_person(language, text):
-        return Decision("handoff")
+    """The best FAQ entry when the assistant is sure enough; a few entries to choose from when
+    it is less sure; else unsure. Asking for a person wins over everything but a question
+    about whether a person is answering (privacy.bot)."""
     index = knowledge(settings).indexes.get(language)
-    if index is None:
+    match = index.match(text) if index is not None else None
+    sure = bot_confidence.confidence(match) if match is not None else None
+    best = match.id if match is not None else None
+    if wants_person(language, text) and not (
+            best == BOT_QUESTION and sure is not None and sure.answer >= settings.bot.threshold):
+        return Decision("handoff")
+    if match is None or sure is None or best is None:
         return Decision("unsure")
-    match = index.match(text)
-    if match.id is not None and match.confidence >= settings.bot.threshold:
-        return Decision("answer", match.id, match.confidence)
-    return Decision("unsure", match.id, match.confidence)
+    if sure.answer >= settings.bot.threshold:
+        return Decision("answer", best, sure.answer)
+    choices = tuple(c.id for c in match.candidates[:CHOICES])
+    if sure.offer >= settings.bot.choices_threshold and len(choices) > 1:
+        return Decision("choices", best, sure.answer, choices)
+    return Decision("unsure", best, sure.answer)
 
 
 def answer_text(ctx: Context, language: str, entry_id: str) -> tuple[str, list[str]]:

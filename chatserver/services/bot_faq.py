@@ -23,6 +23,7 @@ from typing import Any
 from chatserver.settings import LANGUAGES, ConfigError
 
 MAX_ANSWER_CHARS = 2000
+MAX_TITLE_CHARS = 80
 MAX_TEXTS = 200
 RESERVED_PREFIX = "privacy."
 _ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -41,6 +42,12 @@ class Answerable:
     questions: tuple[str, ...]
     keywords: tuple[str, ...]
     answer: str  # empty for the built-in privacy entries, whose answers are generated
+    title: str = ""  # the short label of a choice ("Did you mean…?"); see `label`
+
+    @property
+    def label(self) -> str:
+        """The entry's title, or its first example question when it has none."""
+        return self.title or (self.questions[0] if self.questions else self.keywords[0])
 
 
 @dataclass(frozen=True)
@@ -150,11 +157,17 @@ def _entry(item: Any, position: int, lines: list[str], start: int, end: int, nam
             lambda key, problem, lang=language: fail(key, problem, lang))
     if not languages:
         raise fail("id", "no language: add an [entry.fi], [entry.sv] or [entry.en] table")
+    titled = [language for language, part in languages.items() if part.title]
+    untitled = [language for language in languages if language not in titled]
+    if titled and untitled:
+        raise fail(untitled[0], f"{untitled[0]}: title is missing; give every language of the "
+                   f"entry a title (as {titled[0]} has) or none", untitled[0])
     return Entry(entry_id, line, languages)
 
 
 def _language(table: dict[str, Any], language: str, answers: bool, fail: Any) -> Answerable:
-    allowed = ("questions", "keywords", "answer") if answers else ("questions", "keywords")
+    allowed = ("title", "questions", "keywords", "answer") if answers else (
+        "title", "questions", "keywords")
     for key in table:
         if key not in allowed:
             raise fail(key, f"{language}: unknown key {key!r}; expected {', '.join(allowed)}")
@@ -169,6 +182,11 @@ def _language(table: dict[str, Any], language: str, answers: bool, fail: Any) ->
         texts[key] = tuple(v.strip() for v in value)
     if not texts["questions"] and not texts["keywords"]:
         raise fail(language, f"{language}: give at least one of questions or keywords")
+    title = table.get("title", "")
+    if not isinstance(title, str) or ("title" in table and not title.strip()) \
+            or len(title) > MAX_TITLE_CHARS or any(ord(ch) < 32 for ch in title):
+        raise fail("title", f"{language}.title must be one line of text, at most "
+                   f"{MAX_TITLE_CHARS} characters (or leave it out: the first question is shown)")
     answer = ""
     if answers:
         value = table.get("answer")
@@ -179,7 +197,7 @@ def _language(table: dict[str, Any], language: str, answers: bool, fail: Any) ->
         problem = unsafe(answer)
         if problem:
             raise fail("answer", f"{language}.answer {problem}")
-    return Answerable(texts["questions"], texts["keywords"], answer)
+    return Answerable(texts["questions"], texts["keywords"], answer, title.strip())
 
 
 def unsafe(answer: str) -> str | None:

@@ -1,144 +1,39 @@
-"""Matching a visitor's question against FAQ entries: normalisation and a BM25-style score.
+"""Matching a visitor's question against FAQ entries (docs/bot.md, "Matching").
 
-Pure and synchronous, with no I/O: the FAQ is indexed once (per file version), and one question
-costs a few dictionary look-ups per term (see bench/bot_bench.py for figures).
+Pure and synchronous, with no I/O: the FAQ is indexed once per version, and one question costs
+a few dictionary look-ups per word (bench/bot_bench.py).
 
-Two channels of terms are scored, each BM25-style over the entries (an entry is one document:
-all its example questions and keywords):
+Each entry is matched on two fields: its example questions, title and keywords (the strong
+field), and its answer (the weak one: a visitor asks in the words the answer uses more often
+than in the words of the three examples an operator wrote). A word of the question (bot_text.py)
+meets an entry when one of its base forms is there, when its compound parts are, or, for a word
+the FAQ never uses, when a FAQ word is spelled nearly the same (character 4-grams: typos).
 
-- **stems**: lower-cased words without stop words, stemmed with snowballstemmer in the entry's
-  language; Finnish and Swedish compounds are also split into parts that occur elsewhere in the
-  FAQ ("toimitusajat" → "toimitus" + "ajat"; "leveranstiden" → "leverans" + "tiden");
-- **grams**: character 4-grams of each stem, with a start marker and ä/ö/å folded, so that
-  typos and stems that differ in their last letters (Finnish consonant gradation:
-  "toimitusaika" → "toimitusaik", "toimitusajat" → "toimitusaj") still meet.
-
-The confidence of an entry is the share of the question's idf mass the entry covers (each term's
-BM25 saturation capped at 1), averaged over both channels: a number from 0 to 1 that does not
-depend on the length of the question. Words the FAQ has never seen have the highest idf, so a
-question about something else keeps a low confidence even when it shares a word or two.
+For every entry two sums run over the question's words, each word counted with its weight
+(general-language rarity):
+- **coverage**: the share of the question's weight the entry accounts for (0..1);
+- **rank**: the same with each word also weighted by how few entries use it (BM25's idf), which
+  orders the entries.
+The confidence that decides between answering, offering choices and handing off is computed from
+these in bot_confidence.py.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
+from chatserver.services.bot_text import MIN_HEAD, Analyzer, Word, grams, words_of
 
-STEMMERS = {"fi": "finnish", "sv": "swedish", "en": "english"}
-GRAM = 4
-K1, B = 1.2, 0.75
-STEM_WEIGHT = 0.5  # share of the stem channel in the confidence; the rest is the gram channel
-KEYWORD_TF = 2  # a keyword counts as this many occurrences
-MIN_HEAD, MIN_TAIL = 6, 3  # shortest first and last part of a compound that is split
-UNKNOWN_WEIGHT = 1.0  # a word the FAQ never uses weighs this many times the rarest FAQ word
-
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-_FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
-
-STOPWORDS: dict[str, frozenset[str]] = {
-    "fi": frozenset("""
-        ja tai sekä mutta että jos kun kuin niin myös vain jo nyt vielä sitten siis kyllä ei en et
-        emme ette eivät eikä ole on olen olet olemme olette ovat oli olivat olla ollut ollaan
-        onko onks oliko olisi olisiko voi voiko voinko voisinko voitteko voitko voisiko voiks
-        voisitteko saa saako saanko saisinko saisiko saada pitää pitääkö täytyy täytyykö tarvitsee
-        minä mä sinä sä hän me te he minun mun sinun teidän meidän heidän minulle mulle minua
-        minulla mulla teille teillä teitä teiltä meille meillä häntä se sen sitä siitä siihen
-        siinä sillä ne niitä niiden tämä tämän tätä tässä tähän nämä noin tuo mikä mitä mikään
-        mitkä missä mistä mihin millä miten miksi milloin kuka ketkä kenen kenelle kuinka
-        montako koska jotta joka jota jonka jossa joita johon mille minkä
-        ko kö
-        olisin haluaisin haluan halusin haluisin tietää kertoa kertokaa kerro
-        teen teet tekee tehdä tehdään mun sun
-        te teidän teillä teille teiltä kanssa kautta jälkeen ennen aikana asti vai
-        """.split()),
-    "sv": frozenset("""
-        och eller men att om när som så också bara redan nu än sedan ja nej inte ej
-        är var vara varit blir blev bli har hade ha haft kan kunde kunna ska skulle måste
-        får fick få vill ville jag du han hon vi ni de den det dem mig dig oss er min mitt
-        mina din ditt dina vår vårt våra er ert era sin sitt sina man en ett denna detta
-        dessa vad vilken vilket vilka var vart varifrån hur varför när vem vems hos med
-        för på i av till från om under efter före över genom mot vid utan hur många
-        finns jag skulle vilja veta berätta snälla
-        """.split()),
-    "en": frozenset("""
-        a an the and or but if when than so also only already now yet then yes no not
-        is are was were be been being am do does did doing have has had having can could
-        will would shall should may might must i me my mine you your yours he him his she
-        her it its we us our they them their this that these those what which who whom whose
-        where when why how many there here time of in on at by for with about to from
-        into over after before under up down out off again any some please tell know like
-        want wanted get got i'm it's what's where's whats wheres don't doesn't didn't can't
-        cannot isn't aren't hasn't haven't won't wouldn't i've i'd there's let's
-        """.split()),
-}
-
-
-def fold(text: str) -> str:
-    return text.translate(_FOLD)
-
-
-@dataclass(frozen=True)
-class Terms:
-    stems: tuple[str, ...]
-    grams: tuple[str, ...]
-
-
-class Analyzer:
-    """Turns text in one language into the terms both channels score."""
-
-    def __init__(self, language: str, vocabulary: frozenset[str] = frozenset()) -> None:
-        self.language = language
-        self.stopwords = STOPWORDS[language]
-        self._stemmer = snowballstemmer.stemmer(STEMMERS[language])
-        self._stem = lru_cache(maxsize=20_000)(self._stem_uncached)
-        # Words that may head a compound: every word of the FAQ, in its plain form.
-        self.vocabulary = vocabulary
-        self._split = lru_cache(maxsize=20_000)(self._split_uncached)
-
-    def _stem_uncached(self, word: str) -> str:
-        stem: str = self._stemmer.stemWord(word)
-        if self.language == "fi" and len(stem) > 4 and stem.endswith("ks") \
-                and stem[-3] in "aeiouyäö":
-            # Nouns in -us/-ys keep -ukse-/-ykse- when inflected: "palautuksen" → "palautus".
-            stem = stem[:-2] + "s"
-        return stem
-
-    def words(self, text: str) -> list[str]:
-        text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
-        return [w for w in _WORD.findall(text) if w not in self.stopwords]
-
-    def _split_uncached(self, word: str) -> tuple[str, ...]:
-        """Parts of a compound whose first part is a FAQ word (fi and sv only)."""
-        if self.language == "en" or len(word) < MIN_HEAD + MIN_TAIL:
-            return ()
-        for cut in range(len(word) - MIN_TAIL, MIN_HEAD - 1, -1):
-            head, tail = word[:cut], word[cut:]
-            if head in self.vocabulary or (head.endswith("s") and head[:-1] in self.vocabulary):
-                return (head.removesuffix("s") if head not in self.vocabulary else head, tail)
-        return ()
-
-    def terms(self, text: str) -> Terms:
-        stems: list[str] = []
-        grams: list[str] = []
-        for word in self.words(text):
-            stem = self._stem(word)
-            parts = self._split(word)
-            if parts:  # a compound counts as its parts ("toimitus" + "ajat")
-                stems.extend(self._stem(part) for part in parts)
-            else:
-                stems.append(stem)
-            marked = "^" + fold(stem)
-            if len(marked) <= GRAM:
-                grams.append(marked)
-            else:
-                grams.extend(marked[i:i + GRAM] for i in range(len(marked) - GRAM + 1))
-        return Terms(tuple(stems), tuple(grams))
+STRONG, WEAK = 1.0, 0.7  # how much a word counts in the questions/title/keywords and the answer
+PART = 0.8  # a compound's part standing for the whole, in either direction
+FUZZY_MIN = 0.6  # least 4-gram Dice similarity of a misspelt word to a FAQ word
+FUZZY = 0.8  # how much a misspelt word counts
+IDF_POWER = 1.0  # how much rarity within the FAQ counts in the rank
+EXAMPLE = 0.5  # weight of the nearest example's similarity in the rank
+RANKED = 5  # candidates kept with a match, for choices and the confidence
 
 
 @dataclass(frozen=True)
@@ -146,50 +41,39 @@ class Document:
     id: str
     questions: tuple[str, ...]
     keywords: tuple[str, ...] = ()
+    title: str = ""
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    rank: float
+    coverage: float  # share of the question's weight this entry accounts for, 0..1
+    examples: int  # the entry's example questions and keywords (more make a match surer)
 
 
 @dataclass(frozen=True)
 class Match:
-    id: str | None  # the best entry, or None when no entry shares a term
-    confidence: float
-    runner_up: float = 0.0
+    """The entries that share words with a question, best first, and what the question is
+    made of (for the confidence)."""
+
+    candidates: tuple[Candidate, ...]
+    words: int  # meaningful words in the question
+    unknown: float  # share of the question's weight no entry accounts for at all
+    rarest_unknown: float  # weight of the weightiest word no entry uses (0 when none)
+
+    @property
+    def id(self) -> str | None:
+        return self.candidates[0].id if self.candidates else None
 
 
-class _Channel:
-    """Postings of one channel: term → [(document index, BM25 saturation)]."""
+@dataclass(frozen=True)
+class _Hits:
+    """What one word of a question meets: entry index → how well (0..1), and its idf."""
 
-    def __init__(self, counts: list[Counter[str]]) -> None:
-        self.size = len(counts)
-        lengths = [sum(c.values()) for c in counts]
-        average = (sum(lengths) / len(lengths)) if lengths else 1.0
-        self.postings: dict[str, list[tuple[int, float]]] = {}
-        for index, counter in enumerate(counts):
-            norm = K1 * (1 - B + B * lengths[index] / (average or 1.0))
-            for term, tf in counter.items():
-                saturation = tf * (K1 + 1) / (tf + norm)
-                self.postings.setdefault(term, []).append((index, saturation))
-        self.unknown_idf = UNKNOWN_WEIGHT * self._idf(0)
-        self.idf = {term: self._idf(len(p)) for term, p in self.postings.items()}
-
-    def _idf(self, df: int) -> float:
-        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
-
-    def score(self, terms: tuple[str, ...], weight: float, ranks: list[float],
-              shares: list[float]) -> None:
-        """Adds, scaled by `weight`, each document's BM25 score (to rank documents) and the
-        share of the question's idf mass it covers, saturation capped at 1 (the confidence)."""
-        unique = set(terms)
-        if not unique:
-            return
-        total = sum(self.idf.get(term, self.unknown_idf) for term in unique)
-        for term in unique:
-            postings = self.postings.get(term)
-            if postings is None:
-                continue
-            idf = self.idf[term]
-            for index, saturation in postings:
-                ranks[index] += weight * idf * saturation
-                shares[index] += weight * idf * min(1.0, saturation) / total
+    entries: dict[int, float]
+    idf: float
 
 
 class Index:
@@ -198,42 +82,132 @@ class Index:
     def __init__(self, language: str, documents: list[Document]) -> None:
         self.language = language
         self.ids = [d.id for d in documents]
-        plain = Analyzer(language)
+        self.sizes = [len(d.questions) + len(d.keywords) for d in documents]
         vocabulary = frozenset(
-            word for d in documents for text in (*d.questions, *d.keywords)
-            for word in plain.words(text) if len(word) >= MIN_HEAD
-        )
+            word for d in documents for text in (*d.questions, *d.keywords, d.title, d.answer)
+            for word in words_of(text) if len(word) >= MIN_HEAD)
         self.analyzer = Analyzer(language, vocabulary)
-        stem_counts: list[Counter[str]] = []
-        gram_counts: list[Counter[str]] = []
-        for document in documents:
-            stems: Counter[str] = Counter()
-            grams: Counter[str] = Counter()
-            for text, tf in [(q, 1) for q in document.questions] + \
-                    [(k, KEYWORD_TF) for k in document.keywords]:
-                terms = self.analyzer.terms(text)
-                for term in terms.stems:
-                    stems[term] += tf
-                for term in terms.grams:
-                    grams[term] += tf
-            stem_counts.append(stems)
-            gram_counts.append(grams)
-        self._stems = _Channel(stem_counts)
-        self._grams = _Channel(gram_counts)
+        postings: dict[str, dict[int, float]] = {}
+        for index, document in enumerate(documents):
+            for texts, field in (((*document.questions, *document.keywords, document.title),
+                                  STRONG), ((document.answer,), WEAK)):
+                for text in texts:
+                    for word in self.analyzer.analyse(text):
+                        for term, factor in _terms(word):
+                            entries = postings.setdefault(term, {})
+                            entries[index] = max(entries.get(index, 0.0), field * factor)
+        self.postings = postings
+        size = len(documents)
+        self.idf = {term: math.log(1 + (size - len(p) + 0.5) / (len(p) + 0.5))
+                    for term, p in postings.items()}
+        self._grams: dict[str, list[str]] = {}
+        for term in postings:
+            for gram in set(grams(term)):
+                self._grams.setdefault(gram, []).append(term)
+        # Each example question (and title) on its own, for the nearest example's similarity.
+        self._examples: list[int] = []  # example → entry index
+        norms: list[float] = []
+        example_postings: dict[str, list[int]] = {}
+        for index, document in enumerate(documents):
+            for text in (*document.questions, document.title):
+                words = list(dict.fromkeys(self.analyzer.analyse(text)))
+                if not words:
+                    continue
+                example = len(self._examples)
+                self._examples.append(index)
+                norms.append(sum(word.weight for word in words))
+                for word in words:
+                    for term, _factor in _terms(word):
+                        example_postings.setdefault(term, []).append(example)
+        self._example_norms = norms
+        self._example_postings = {t: sorted(set(e)) for t, e in example_postings.items()}
+        self.hits = lru_cache(maxsize=20_000)(self._hits)
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def _hits(self, word: Word) -> _Hits:
+        entries: dict[int, float] = {}
+        idf = 0.0
+        known = [key for key in word.keys if key in self.postings]
+        for key in known:
+            idf = max(idf, self.idf[key])
+            for index, factor in self.postings[key].items():
+                entries[index] = max(entries.get(index, 0.0), factor)
+        if word.parts:
+            shares: Counter[int] = Counter()
+            for part in word.parts:
+                for index, factor in self.postings.get(part, {}).items():
+                    shares[index] += factor * PART / len(word.parts)
+                if part in self.idf:
+                    idf = max(idf, self.idf[part] * PART)
+            for index, share in shares.items():
+                entries[index] = max(entries.get(index, 0.0), share)
+        if not known and not entries:
+            term, similarity = self._similar(word.keys[0])
+            if term is not None:
+                idf = self.idf[term] * similarity
+                for index, factor in self.postings[term].items():
+                    entries[index] = factor * similarity * FUZZY
+        return _Hits(entries, idf)
+
+    def _similar(self, key: str) -> tuple[str | None, float]:
+        """The FAQ term spelled most like `key` (4-gram Dice coefficient), if near enough."""
+        mine = set(grams(key))
+        shared: Counter[str] = Counter()
+        for gram in mine:
+            for term in self._grams.get(gram, ()):
+                shared[term] += 1
+        best, similarity = None, 0.0
+        for term, count in shared.items():
+            dice = 2 * count / (len(mine) + len(set(grams(term))))
+            if dice > similarity:
+                best, similarity = term, dice
+        return (best, similarity) if similarity >= FUZZY_MIN else (None, 0.0)
+
+    def _nearest(self, words: list[Word], total: float) -> dict[int, float]:
+        """Per entry, the similarity of the question to its most similar example question:
+        the weight they share over the geometric mean of their weights (a cosine)."""
+        shared: Counter[int] = Counter()
+        for word in words:
+            seen: set[int] = set()
+            for term, _factor in _terms(word):
+                for example in self._example_postings.get(term, ()):
+                    if example not in seen:
+                        seen.add(example)
+                        shared[example] += word.weight
+        best: dict[int, float] = {}
+        for example, weight in shared.items():
+            similarity = weight / math.sqrt(total * self._example_norms[example])
+            index = self._examples[example]
+            best[index] = max(best.get(index, 0.0), similarity)
+        return best
+
     def match(self, text: str) -> Match:
-        if not self.ids:
-            return Match(None, 0.0)
-        terms = self.analyzer.terms(text)
-        ranks = [0.0] * len(self.ids)
-        shares = [0.0] * len(self.ids)
-        self._stems.score(terms.stems, STEM_WEIGHT, ranks, shares)
-        self._grams.score(terms.grams, 1.0 - STEM_WEIGHT, ranks, shares)
-        best = max(range(len(ranks)), key=ranks.__getitem__)
-        if ranks[best] <= 0.0:
-            return Match(None, 0.0)
-        runner_up = max((s for i, s in enumerate(shares) if i != best), default=0.0)
-        return Match(self.ids[best], shares[best], runner_up)
+        words = list(dict.fromkeys(self.analyzer.analyse(text)))
+        total = sum(word.weight for word in words)
+        if not words or not self.ids or total <= 0:
+            return Match((), len(words), 1.0 if words else 0.0, 0.0)
+        ranks: Counter[int] = Counter()
+        covered: Counter[int] = Counter()
+        unknown, rarest = 0.0, 0.0
+        for word in words:
+            hits = self.hits(word)
+            if not hits.entries:
+                unknown += word.weight
+                rarest = max(rarest, word.weight)
+            for index, how_well in hits.entries.items():
+                covered[index] += word.weight * how_well
+                ranks[index] += word.weight * hits.idf ** IDF_POWER * how_well
+        nearest = self._nearest(words, total)
+        for index, similarity in nearest.items():
+            ranks[index] += EXAMPLE * similarity
+        best = sorted(ranks, key=lambda i: (-ranks[i], -covered[i]))[:RANKED]
+        candidates = tuple(Candidate(self.ids[i], ranks[i], covered[i] / total,
+                                     self.sizes[i]) for i in best)
+        return Match(candidates, len(words), unknown / total, rarest)
+
+
+def _terms(word: Word) -> list[tuple[str, float]]:
+    """The terms under which a FAQ word is indexed: its keys, and its parts at PART."""
+    return [*((key, 1.0) for key in word.keys), *((part, PART) for part in word.parts)]
