@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint i18n docs bench bench-restart bench-bot venv system-deps widget clean
+.PHONY: assistant-deps run test lint i18n docs bench bench-restart bench-bot venv system-deps widget clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,19 @@ system-deps:
 widget: $(STAMP)
 	@if [ -f widget/package.json ]; then $(MAKE) -C widget build; fi
 
-run: $(STAMP) widget
+# Voikko, the Finnish morphology the assistant reads base forms and compounds with (docs/bot.md);
+# without it the assistant still runs, with plain stems and a warning.
+assistant-deps:
+	@if ls /usr/lib/*/libvoikko.so.1 >/dev/null 2>&1 && [ -d /usr/lib/voikko ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing: libvoikko1 voikko-fi"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvoikko1 voikko-fi >/dev/null; \
+	else echo "assistant-deps: install libvoikko1 and voikko-fi (Debian) for Finnish base forms"; fi
+
+run: $(STAMP) assistant-deps widget
 	$(BIN)/chatserver serve --migrate --demo
 
-test: $(STAMP) system-deps widget
+test: $(STAMP) system-deps assistant-deps widget
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -12,6 +12,13 @@ FI = {
     "Delete this conversation": "Poista tämä keskustelu",
     "In the same menu you can also download the transcript of the conversation.": "Samasta valikosta voit myös ladata keskusteluhistorian itsellesi.",
     "The full privacy notice: {url}": "Koko tietosuojaseloste: {url}",
+    'I am not quite sure what you mean. Is it one of these?': 'En ole ihan varma, mitä tarkoitat. Onko se jokin näistä?',
+    'Or ask for a person from our customer service.': 'Tai pyydä asiakaspalvelijaa.',
+    'The controller of the data in this chat is {controller}.': 'Tämän chatin tietojen rekisterinpitäjä on {controller}.',
+    'Contact about data protection:': 'Yhteydenotot tietosuoja-asioissa:',
+    'If you ask for the transcript, your email address is used only to send it when the chat ends; it is not used for marketing or given to anyone.': 'Jos pyydät keskusteluhistorian, sähköpostiosoitettasi käytetään vain sen lähettämiseen keskustelun päätyttyä; sitä ei käytetä markkinointiin eikä luovuteta kenellekään.',
+    'This chat does not send transcripts by email, so it asks for no email address.': 'Tämä chat ei lähetä keskusteluhistoriaa sähköpostilla, joten se ei kysy sähköpostiosoitetta.',
+    'I am an automatic assistant: I answer from answers prepared by the customer service of {controller}, and I make no decisions about you. A person from the customer service can take over whenever you like: ask for one, or press the button below.': 'Olen automaattinen avustaja: vastaan valmiilla vastauksilla, jotka {controller} on laatinut asiakaspalvelussaan, enkä tee sinusta mitään päätöksiä. Asiakaspalvelija voi jatkaa keskustelua milloin tahansa: pyydä sitä tai paina alla olevaa painiketta.',
 }
 
 SV = {
@@ -26,4 +33,11 @@ SV = {
     "Delete this conversation": "Radera den här chatten",
     "In the same menu you can also download the transcript of the conversation.": "I samma meny kan du också ladda ner chatthistoriken.",
     "The full privacy notice: {url}": "Hela dataskyddsbeskrivningen: {url}",
+    'I am not quite sure what you mean. Is it one of these?': 'Jag är inte riktigt säker på vad du menar. Är det något av de här?',
+    'Or ask for a person from our customer service.': 'Eller be att få tala med någon från kundtjänsten.',
+    'The controller of the data in this chat is {controller}.': 'Personuppgiftsansvarig för uppgifterna i den här chatten är {controller}.',
+    'Contact about data protection:': 'Kontakt i dataskyddsfrågor:',
+    'If you ask for the transcript, your email address is used only to send it when the chat ends; it is not used for marketing or given to anyone.': 'Om du ber om chatthistoriken används din e-postadress bara för att skicka den när chatten avslutas; den används inte för marknadsföring och lämnas inte ut till någon.',
+    'This chat does not send transcripts by email, so it asks for no email address.': 'Den här chatten skickar ingen chatthistorik per e-post och frågar därför inte efter någon e-postadress.',
+    'I am an automatic assistant: I answer from answers prepared by the customer service of {controller}, and I make no decisions about you. A person from the customer service can take over whenever you like: ask for one, or press the button below.': 'Jag är en automatisk assistent: jag svarar med svar som kundtjänsten hos {controller} har förberett, och jag fattar inga beslut om dig. En person från kundtjänsten kan ta över när du vill: be om det eller tryck på knappen nedan.',
 }

@@ -59,6 +59,7 @@ FI = {
     "Start a new chat": "Aloita uusi keskustelu",
     "There is no connection to the chat right now. Please try again soon.": "Chattiin ei juuri nyt saada yhteyttä. Yritä pian uudelleen.",
     "Something went wrong. Please try again.": "Jokin meni vikaan. Yritä uudelleen.",
+    'Suggested questions': 'Ehdotetut kysymykset',
 }
 
 SV = {
@@ -120,4 +121,5 @@ SV = {
     "Start a new chat": "Starta en ny chatt",
     "There is no connection to the chat right now. Please try again soon.": "Det går inte att ansluta till chatten just nu. Försök snart igen.",
     "Something went wrong. Please try again.": "Något gick fel. Försök igen.",
+    'Suggested questions': 'Föreslagna frågor',
 }

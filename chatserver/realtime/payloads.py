@@ -33,6 +33,8 @@ class Empty(Payload):
 class VisitorMessage(Payload):
     client_id: ClientId
     text: Text
+    # The id of a FAQ entry the assistant offered as a choice (docs/protocol.md).
+    choice: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class Typing(Payload):

@@ -131,7 +131,7 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
         text = message_text(payload.text, self.ctx.settings.limits.max_message_chars)
         had_conversation = conn.me.conversation_id is not None
         posted = await conversations.post_visitor_message(
-            self.ctx, conn.me, payload.client_id, text, sid=conn.sid
+            self.ctx, conn.me, payload.client_id, text, sid=conn.sid, choice=payload.choice
         )
         if not had_conversation and conn.me.conversation_id is not None:
             await self.enter_room(conn.sid, conversation_room(conn.me.conversation_id))

@@ -49,12 +49,19 @@ UNSURE_TO_QUEUE = _("I am not sure I understood. I will pass your question to a 
                     "customer service; please wait a moment.")
 OFFLINE = _("No one from our customer service is online right now. You can leave a message and "
             "we will reply by email, or ask me something else.")
+CHOICES_INTRO = _("I am not quite sure what you mean. Is it one of these?")
+CHOICES_OUTRO = _("Or ask for a person from our customer service.")
 UNSURE_OFFLINE = _("I am not sure I understood, and no one from our customer service is online "
                    "right now. You can leave a message and we will reply by email, or ask me "
                    "in other words.")
 
 BOT_QUESTION = "privacy.bot"  # "am I talking to a person?" is a question, not a request
 CHOICES = 3  # entries offered at most when the assistant is unsure
+# Words that, beside a word for a person, make the message a question about the bot (whole
+# words, then beginnings).
+BOT_WORDS = (frozenset({"ai", "real", "kone", "koneen", "oikea", "oikee", "aito", "riktig",
+                        "äkta", "machine"}),
+             ("bot", "robot", "chatbot", "botti", "automa", "tekoäly", "maskin", "artificial"))
 
 # Words that ask for a person, matched on whole lower-case words (not stems: "personal" is not
 # "person"). Per language: exact words, then prefixes. The unambiguous ones work in any language.
@@ -91,6 +98,7 @@ class Decision:
     choices: tuple[str, ...] = ()  # entries offered when kind is "choices", best first
 
 
+Hints = dict[str, Any]  # extra fields of a live bot message: "actions", "choices"
 _CACHE: dict[tuple[Any, ...], Knowledge] = {}
 
 
@@ -158,25 +166,52 @@ def wants_person(language: str, text: str) -> bool:
     return False
 
 
+def asks_about_bot(text: str) -> bool:
+    """Whether a message that names a person also names a bot or a machine: "Am I talking to
+    a bot or a real person?" asks about the assistant; "Can I talk to a person?" asks for one."""
+    exact, beginnings = BOT_WORDS
+    return any(word in exact or word.startswith(beginnings) for word in words_of(text))
+
+
 def decide(settings: Settings, language: str, text: str) -> Decision:
     """The best FAQ entry when the assistant is sure enough; a few entries to choose from when
     it is less sure; else unsure. Asking for a person wins over everything but a question
     about whether a person is answering (privacy.bot)."""
-    index = knowledge(settings).indexes.get(language)
-    match = index.match(text) if index is not None else None
-    sure = bot_confidence.confidence(match) if match is not None else None
-    best = match.id if match is not None else None
-    if wants_person(language, text) and not (
-            best == BOT_QUESTION and sure is not None and sure.answer >= settings.bot.threshold):
+    known = knowledge(settings)
+    if wants_person(language, text):
+        if asks_about_bot(text) and (BOT_QUESTION, language) in known.titles:
+            return Decision("answer", BOT_QUESTION, 1.0)  # its answer offers the hand-off
         return Decision("handoff")
-    if match is None or sure is None or best is None:
+    index = known.indexes.get(language)
+    match = index.match(text) if index is not None else None
+    if match is None or match.id is None:
         return Decision("unsure")
+    sure = bot_confidence.confidence(match)
+    best = match.id
     if sure.answer >= settings.bot.threshold:
         return Decision("answer", best, sure.answer)
     choices = tuple(c.id for c in match.candidates[:CHOICES])
     if sure.offer >= settings.bot.choices_threshold and len(choices) > 1:
         return Decision("choices", best, sure.answer, choices)
     return Decision("unsure", best, sure.answer)
+
+
+def chosen(settings: Settings, language: str, choice: str | None) -> Decision | None:
+    """The visitor picked `choice` from the offered ones: answer it, if the FAQ has it."""
+    if choice is None or (choice, language) not in knowledge(settings).titles:
+        return None
+    return Decision("answer", choice, 1.0)
+
+
+def _choices(ctx: Context, language: str, choices: tuple[str, ...]) -> tuple[str, Hints]:
+    """"Did you mean…?": the text lists the titles (so history and transcripts read well); the
+    live event also carries them as buttons, with "talk to a person"."""
+    titles = [knowledge(ctx.settings).titles[(entry_id, language)] for entry_id in choices]
+    text = "\n".join([_t(ctx, language, CHOICES_INTRO), *(f"• {title}" for title in titles),
+                      _t(ctx, language, CHOICES_OUTRO)])
+    return text, {"choices": [{"id": entry_id, "title": title}
+                              for entry_id, title in zip(choices, titles, strict=True)],
+                  "actions": ["handoff"]}
 
 
 def answer_text(ctx: Context, language: str, entry_id: str) -> tuple[str, list[str]]:
@@ -199,17 +234,20 @@ _AFTER_ACK: set[asyncio.Task[None]] = set()
 
 
 async def after_visitor_message(ctx: Context, visitor: Visitor, conversation_id: str,
-                                text: str, *, opened: bool,
-                                sid: str | None = None) -> dict[str, Any] | None:
+                                text: str, *, opened: bool, sid: str | None = None,
+                                choice: str | None = None) -> dict[str, Any] | None:
     """Answer or hand off after the visitor's committed message. Returns the visitor's view of
-    the conversation when the bot handled the message (state and `offer_offline_form`)."""
+    the conversation when the bot handled the message (state and `offer_offline_form`).
+    `choice` is the entry the visitor picked from the choices offered earlier; one the FAQ no
+    longer has is ignored and the text (the choice's title) is matched instead."""
     if opened and sid is not None:
         # The socket enters the room now, so it hears the greeting before the ack arrives.
         await ctx.bus.join_conversation(sid, conversation_id)
-    decision = decide(ctx.settings, visitor.language, text)
-    online = decision.kind != "answer" and await presence.is_online(ctx)
+    decision = chosen(ctx.settings, visitor.language, choice) or \
+        decide(ctx.settings, visitor.language, text)
+    online = decision.kind not in ("answer", "choices") and await presence.is_online(ctx)
     now = ctx.clock()
-    said: list[tuple[Message, list[str]]] = []
+    said: list[tuple[Message, Hints]] = []
     async with ctx.db.begin() as session:
         locked = (await session.exec(
             update(Conversation).where(col(Conversation.id) == conversation_id)
@@ -219,10 +257,14 @@ async def after_visitor_message(ctx: Context, visitor: Visitor, conversation_id:
             return None  # claimed, queued or closed meanwhile: the bot stays quiet
         if opened and ctx.settings.bot.greeting:
             said.append((await _say(ctx, session, conversation_id,
-                                    _t(ctx, visitor.language, GREETING)), []))
+                                    _t(ctx, visitor.language, GREETING)), {}))
         if decision.kind == "answer" and decision.entry_id is not None:
             reply, actions = answer_text(ctx, visitor.language, decision.entry_id)
-            said.append((await _say(ctx, session, conversation_id, reply), actions))
+            said.append((await _say(ctx, session, conversation_id, reply),
+                         {"actions": actions} if actions else {}))
+        elif decision.kind == "choices":
+            text, hints = _choices(ctx, visitor.language, decision.choices)
+            said.append((await _say(ctx, session, conversation_id, text), hints))
         else:
             unsure = decision.kind == "unsure"
             if online:
@@ -232,17 +274,17 @@ async def after_visitor_message(ctx: Context, visitor: Visitor, conversation_id:
                                    .values(state="queued", queued_at=now))
             else:
                 note = UNSURE_OFFLINE if unsure else OFFLINE
-            actions = [] if online else ["offline_form"]
             said.append((await _say(ctx, session, conversation_id,
-                                    _t(ctx, visitor.language, note)), actions))
+                                    _t(ctx, visitor.language, note)),
+                         {} if online else {"actions": ["offline_form"]}))
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
     return await _announce(ctx, conversation, said,
-                           offer=decision.kind != "answer" and not online)
+                           offer=decision.kind not in ("answer", "choices") and not online)
 
 
 async def _announce(ctx: Context, conversation: Conversation,
-                    said: list[tuple[Message, list[str]]], *, offer: bool) -> dict[str, Any]:
+                    said: list[tuple[Message, Hints]], *, offer: bool) -> dict[str, Any]:
     """The visitor's view of the conversation now (for the ack); the bot's messages, the state
     change and the agents' queue are emitted right after the ack. The task is created now and
     first runs when this event's handler has returned and python-socketio has queued the ack,
@@ -251,11 +293,9 @@ async def _announce(ctx: Context, conversation: Conversation,
     if offer:
         view["offer_offline_form"] = True
     messages = []
-    for message, actions in said:
-        shown = message_view(message)
-        if actions:
-            shown["actions"] = actions  # a hint for the widget; not stored (docs/protocol.md)
-        messages.append(shown)
+    for message, hints in said:
+        # Hints for the widget's buttons, on the live event only: not stored (docs/protocol.md).
+        messages.append({**message_view(message), **hints})
 
     async def emit() -> None:
         try:
@@ -279,7 +319,7 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
     conversation when an agent is online, else offer the offline form in the chat."""
     online = await presence.is_online(ctx)
     now = ctx.clock()
-    said: list[tuple[Message, list[str]]] = []
+    said: list[tuple[Message, Hints]] = []
     async with ctx.db.begin() as session:
         if visitor.conversation_id is None:
             opened = open_conversation(ctx, visitor, "queued" if online else "bot")
@@ -302,7 +342,7 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
                                    .values(state="queued", queued_at=now))
             said.append((await _say(ctx, session, conversation_id,
                                     _t(ctx, visitor.language, TO_QUEUE if online else OFFLINE)),
-                         [] if online else ["offline_form"]))
+                         {} if online else {"actions": ["offline_form"]}))
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
     if fresh and sid is not None:

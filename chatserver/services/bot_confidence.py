@@ -22,8 +22,8 @@ FEATURES = ("coverage", "lead", "share", "unknown", "rarest_unknown", "words", "
             "examples")
 
 # Fitted by tools/bot_calibrate.py (see its output for the data it was fitted on).
-ANSWER_MODEL = (-5.008, (3.518, 3.646, 1.512, -2.34, 0.191, 1.779, -0.128, 0.052))
-OFFER_MODEL = (-4.913, (3.669, 2.646, 0.623, -2.197, -0.232, 2.301, 1.023, 0.255))
+ANSWER_MODEL = (-4.972, (3.513, 3.677, 1.535, -2.307, 0.177, 1.754, -0.164, 0.055))
+OFFER_MODEL = (-4.872, (3.663, 2.689, 0.654, -2.161, -0.247, 2.269, 0.974, 0.259))
 
 
 @dataclass(frozen=True)

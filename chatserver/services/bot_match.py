@@ -184,7 +184,10 @@ class Index:
         return best
 
     def match(self, text: str) -> Match:
-        words = list(dict.fromkeys(self.analyzer.analyse(text)))
+        content, greetings = self.analyzer.split_greetings(text)
+        if not any(self.hits(word).entries for word in content):
+            content += greetings
+        words = list(dict.fromkeys(content))
         total = sum(word.weight for word in words)
         if not words or not self.ids or total <= 0:
             return Match((), len(words), 1.0 if words else 0.0, 0.0)

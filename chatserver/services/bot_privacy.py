@@ -12,9 +12,11 @@ from typing import Any
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import notice
 from chatserver.services.context import Context
+from chatserver.services.notice_render import features
 
 IDS = ("privacy.stored", "privacy.retention", "privacy.location", "privacy.access",
-       "privacy.erase")
+       "privacy.erase", "privacy.cookies", "privacy.controller", "privacy.transcript",
+       "privacy.bot")
 
 RETENTION = _("How long your data is kept:")
 ACCESS = _("Only the customer service staff of {controller} can read the conversation. Each of "
@@ -24,6 +26,15 @@ ERASE = _("You can delete this conversation yourself, right now: open the chat m
 ERASE_ACTION = _("Delete this conversation")
 DOWNLOAD = _("In the same menu you can also download the transcript of the conversation.")
 FULL_NOTICE = _("The full privacy notice: {url}")
+CONTROLLER = _("The controller of the data in this chat is {controller}.")
+CONTACT = _("Contact about data protection:")
+TRANSCRIPT = _("If you ask for the transcript, your email address is used only to send it when "
+               "the chat ends; it is not used for marketing or given to anyone.")
+NO_TRANSCRIPT = _("This chat does not send transcripts by email, so it asks for no email "
+                  "address.")
+BOT = _("I am an automatic assistant: I answer from answers prepared by the customer service "
+        "of {controller}, and I make no decisions about you. A person from the customer service "
+        "can take over whenever you like: ask for one, or press the button below.")
 
 
 def answer(ctx: Context, language: str, entry_id: str) -> tuple[str, list[str]]:
@@ -54,10 +65,32 @@ def answer(ctx: Context, language: str, entry_id: str) -> tuple[str, list[str]]:
         rights = sections["rights"]["items"]
         parts = [t(ERASE, action=t(ERASE_ACTION)), t(DOWNLOAD), _bullets(rights[2:])]
         actions = ["erase"]
+    elif entry_id == "privacy.cookies":
+        parts = [*sections["cookies"]["paragraphs"]]
+        if ctx.settings.privacy.collect_user_agent or ctx.settings.privacy.collect_page_url:
+            parts.append(sections["sources"]["paragraphs"][1])  # what the browser sends
+    elif entry_id == "privacy.controller":
+        parts = [t(CONTROLLER, controller=ctx.settings.privacy.controller.name),
+                 _fields(sections["controller"]), t(CONTACT), _fields(sections["contact"])]
+    elif entry_id == "privacy.transcript":
+        if features(ctx.settings).transcript:
+            # With transcripts on, the retention items are: conversations, the transcript
+            # address, [offline messages,] sent emails, the access log (notice_render.py).
+            retention = sections["retention"]["items"]
+            parts = [t(TRANSCRIPT), _bullets([retention[1], retention[-2]])]
+        else:
+            parts = [t(NO_TRANSCRIPT)]
+    elif entry_id == "privacy.bot":
+        parts = [t(BOT, controller=ctx.settings.privacy.controller.name)]
+        actions = ["handoff"]
     else:
         raise KeyError(entry_id)
     parts.append(t(FULL_NOTICE, url=content["url"]))
     return "\n\n".join(part for part in parts if part), actions
+
+
+def _fields(section: dict[str, Any]) -> str:
+    return "\n".join(f"• {field['label']}: {field['value']}" for field in section["fields"])
 
 
 def _bullets(items: list[str]) -> str:

@@ -76,12 +76,12 @@ STOPWORDS: dict[str, frozenset[str]] = {
         into over after before under up down out off again any some please tell know like
         want wanted get got i'm it's what's where's whats wheres don't doesn't didn't can't
         cannot isn't aren't hasn't haven't won't wouldn't i've i'd there's let's im
-        just wondering wonder question ask asking quick ok okay hey thx pls u ur
+        just wondering wonder question ask asking quick ok okay thx pls u ur
         """.split()),
 }
 
-# Greetings and thanks: left out of a question that says something else too ("Moi! Onks teillä
-# ..."), matched when they are all there is ("Moi", for a FAQ with a greeting entry).
+# Greetings and thanks: left out of a question whose other words the FAQ knows ("Moi! Onks
+# teillä ..."), matched when nothing else is ("Moi", "kiitos avusta", for a greeting entry).
 GREETINGS: dict[str, frozenset[str]] = {
     "fi": frozenset("""hei heippa moi moikka moro terve tervehdys päivää huomenta iltaa hyvää
                        kiitos kiitti kiitoksia hello hi""".split()),
@@ -152,14 +152,19 @@ class Analyzer:
         return stem
 
     def words(self, text: str) -> list[str]:
-        """The words of `text` that carry meaning: no stop words, and no greetings unless the
-        text is nothing but a greeting."""
-        found = [w for w in words_of(text) if w not in self.stopwords]
-        content = [w for w in found if w not in self.greetings]
-        return content or found
+        """The words of `text` without stop words (greetings included)."""
+        return [w for w in words_of(text) if w not in self.stopwords]
 
     def analyse(self, text: str) -> list[Word]:
         return [self.word(w) for w in self.words(text)]
+
+    def split_greetings(self, text: str) -> tuple[list[Word], list[Word]]:
+        """The words of `text` that say something, and its greetings and thanks."""
+        content: list[Word] = []
+        greetings: list[Word] = []
+        for w in self.words(text):
+            (greetings if w in self.greetings else content).append(self.word(w))
+        return content, greetings
 
     def _word(self, word: str) -> Word:
         keys: tuple[str, ...] = ()

@@ -143,8 +143,11 @@ async def _by_client_key(session: AsyncSession, conversation_id: str,
 
 
 async def post_visitor_message(
-    ctx: Context, visitor: Visitor, client_id: str, text: str, sid: str | None = None
+    ctx: Context, visitor: Visitor, client_id: str, text: str, sid: str | None = None,
+    choice: str | None = None,
 ) -> Posted:
+    """Store the visitor's message and, while the assistant has the conversation, let it
+    answer; `choice` is the FAQ entry the visitor picked from the assistant's choices."""
     client_key = f"v:{client_id}"
     opened: Conversation | None = None
     try:
@@ -183,7 +186,8 @@ async def post_visitor_message(
         from chatserver.services import bot  # the FAQ assistant builds on this module
 
         handled = await bot.after_visitor_message(ctx, visitor, message.conversation_id, text,
-                                                  opened=opened is not None, sid=sid)
+                                                  opened=opened is not None, sid=sid,
+                                                  choice=choice)
         if opened is not None and handled is not None:
             return Posted(view, handled)
     if opened is not None:

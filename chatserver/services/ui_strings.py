@@ -43,6 +43,7 @@ WIDGET_STRINGS: dict[str, str] = {
     "nobody_online": _("No one is online right now."),
     "leave_message": _("Leave a message instead"),
     "talk_to_person": _("Talk to a person"),
+    "choices": _("Suggested questions"),
     "typing": _("{name} is typing…"),
     "agent": _("Customer service"),
     "you": _("You"),

@@ -118,7 +118,14 @@ export function sendText () {
   if (!text || !S.started || (S.conv && S.conv.state === 'closed')) return
   E.input.value = ''
   stopTyping()
-  queue({ cid: clientId(), text, state: 'pending' })
+  send(text)
+}
+
+// A visitor message; `choice` is the FAQ entry picked from the assistant's choices.
+export function send (text, choice) {
+  const entry = { cid: clientId(), text, state: 'pending' }
+  if (choice) entry.choice = choice
+  queue(entry)
   save()
   drain()
 }
@@ -136,7 +143,9 @@ export function drain () {
     S.draining = (async () => {
       let entry
       while (S.conn && S.conn.ready && (entry = S.outbox.find((e) => e.state === 'pending'))) {
-        const ack = await S.conn.call('message', { client_id: entry.cid, text: entry.text })
+        const payload = { client_id: entry.cid, text: entry.text }
+        if (entry.choice) payload.choice = entry.choice
+        const ack = await S.conn.call('message', payload)
         if (ack.ok) delivered(entry, ack)
         else if (ack.error.code === 'offline') break
         else markFailed(entry, errorText(ack))
@@ -215,11 +224,17 @@ export function addMessage (m, live) {
   S.seen.add(m.id)
   S.lastSeq = Math.max(S.lastSeq, m.seq)
   const li = renderMessage(m)
-  // A live bot message may carry hints for buttons under it (docs/protocol.md).
+  // A live bot message may carry hints for buttons under it (docs/protocol.md): choices
+  // ("Did you mean…?") and actions.
+  const buttons = []
+  for (const choice of live && Array.isArray(m.choices) ? m.choices : []) {
+    buttons.push(h('button', { class: 'choice', type: 'button', onclick: (ev) => pick(ev, choice) }, choice.title))
+  }
   for (const action of live && Array.isArray(m.actions) ? m.actions : []) {
     const open = ACTIONS[action]
-    if (open) li.append(h('div', {}, h('button', { class: 'link', type: 'button', onclick: () => show(open[1]()) }, t(open[0]))))
+    if (open) buttons.push(h('button', { class: buttons.length ? 'choice' : 'link', type: 'button', onclick: open[1] }, t(open[0])))
   }
+  if (buttons.length) li.append(h('div', { class: 'choices', role: 'group', 'aria-label': t('choices') }, buttons))
   place(li, m.seq)
   scrollDown()
   if (live && m.author.kind !== 'visitor') {
@@ -245,7 +260,18 @@ export function scrollDown () {
   E.list.scrollTop = E.list.scrollHeight
 }
 
-export const ACTIONS = { offline_form: ['leave_message', () => offlineView()], erase: ['delete_conversation', () => eraseView()] }
+export const ACTIONS = {
+  offline_form: ['leave_message', () => show(offlineView())],
+  erase: ['delete_conversation', () => show(eraseView())],
+  handoff: ['talk_to_person', () => handoff()]
+}
+
+// A choice is answered once: its buttons go, and it is sent as the visitor's message.
+function pick (ev, choice) {
+  ev.currentTarget.parentElement.remove()
+  send(choice.title, choice.id)
+  E.input.focus()
+}
 
 export function setConversation (c) {
   if (S.conv && S.conv.id !== c.id) return

@@ -18,6 +18,8 @@ background:var(--c);color:var(--t);font-weight:600}
 .btn.sec{background:#fff;color:var(--a)}
 .btn.danger{background:#b3261e;border-color:#b3261e;color:#fff}
 .link{border:0;background:none;padding:6px 4px;color:var(--a);text-decoration:underline;cursor:pointer}
+.choices{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}
+.choice{border:1px solid var(--a);border-radius:16px;background:#fff;color:var(--a);padding:6px 12px;cursor:pointer;font:inherit;text-align:left}
 button:focus-visible,a:focus-visible,input:focus-visible,textarea:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px;box-shadow:0 0 0 5px #fff}
 .launch{position:relative;width:60px;height:60px;border-radius:50%;border:0;cursor:pointer;
 background:var(--c);color:var(--t);box-shadow:0 4px 14px rgba(0,0,0,.3);display:grid;place-items:center}
