@@ -31,6 +31,12 @@ def add_commands(commands: Any) -> None:
     evaluate.add_argument("--min", type=float, default=0.0, metavar="SHARE",
                           help="exit with status 1 when a language scores below SHARE "
                           "(such as 0.9) in scope or out of scope (over all domains)")
+    evaluate.add_argument("--min-reach", type=float, default=0.0, metavar="SHARE",
+                          help="exit with status 1 when fewer in-scope questions than SHARE "
+                          "get the right answer or the right entry among the choices")
+    evaluate.add_argument("--max-wrong", type=float, default=1.0, metavar="SHARE",
+                          help="exit with status 1 when more in-scope questions than SHARE "
+                          "get a wrong direct answer")
     check = actions.add_parser("check", help="read the FAQ file and report problems")
     check.add_argument("--faq", metavar="PATH",
                        help="FAQ file to check instead of the bot.faq_file setting")
@@ -54,7 +60,7 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         if args.action == "eval" and path.is_dir():
             results = bot_eval.evaluate_folder(settings, path)
             print(bot_eval.report_folder(results, settings, args.verbose))
-            _check_min(results["all"], args.min)
+            _check_min(results["all"], args)
             return
         knowledge = bot.knowledge(settings)
         scores = bot_eval.evaluate(settings, path) if args.action == "eval" else {}
@@ -66,9 +72,10 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
               f"{sizes})")
         return
     print(bot_eval.report(scores, settings, args.verbose))
-    _check_min(scores, args.min)
+    _check_min(scores, args)
 
 
-def _check_min(scores: dict[str, Any], least: float) -> None:
-    if any(min(s.accuracy, s.refusal_rate) < least for s in scores.values()):
+def _check_min(scores: dict[str, Any], args: argparse.Namespace) -> None:
+    if any(min(s.accuracy, s.refusal_rate) < args.min or s.reach < args.min_reach
+           or s.wrong_rate > args.max_wrong for s in scores.values()):
         raise SystemExit(1)

@@ -253,9 +253,14 @@ def test_bot_eval_command_reports_the_shipped_set_above_the_targets(
     for name in [n for n in os.environ if n.startswith("CHATSERVER_")]:
         monkeypatch.delenv(name)
     labelled = Path(bot_faq.__file__).resolve().parent.parent / "faq" / "example_shop_eval.tsv"
-    main(["bot", "eval", str(labelled), "--min", "0.9"])  # exits with 1 below 90 %
+    # Exits with 1 below the shares: answered right directly, refused out of scope, right
+    # answered or offered, and above the share of wrong direct answers.
+    main(["bot", "eval", str(labelled), "--min", "0.8", "--min-reach", "0.9",
+          "--max-wrong", "0.05"])
     printed = capsys.readouterr().out
     for language in ("fi", "sv", "en"):
         assert any(line.startswith(language + " ") for line in printed.splitlines()), printed
     with pytest.raises(SystemExit):
-        main(["bot", "eval", str(labelled), "--threshold", "0.95", "--min", "0.9"])
+        main(["bot", "eval", str(labelled), "--threshold", "0.95", "--min", "0.8"])
+    with pytest.raises(SystemExit):
+        main(["bot", "eval", str(labelled), "--choices-threshold", "1", "--min-reach", "0.9"])

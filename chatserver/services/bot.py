@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

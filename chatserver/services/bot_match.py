@@ -21,7 +21,7 @@ these in bot_confidence.py.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -135,7 +135,7 @@ class Index:
             for index, factor in self.postings[key].items():
                 entries[index] = max(entries.get(index, 0.0), factor)
         if word.parts:
-            shares: Counter[int] = Counter()
+            shares: defaultdict[int, float] = defaultdict(float)
             for part in word.parts:
                 for index, factor in self.postings.get(part, {}).items():
                     shares[index] += factor * PART / len(word.parts)
@@ -168,7 +168,7 @@ class Index:
     def _nearest(self, words: list[Word], total: float) -> dict[int, float]:
         """Per entry, the similarity of the question to its most similar example question:
         the weight they share over the geometric mean of their weights (a cosine)."""
-        shared: Counter[int] = Counter()
+        shared: defaultdict[int, float] = defaultdict(float)
         for word in words:
             seen: set[int] = set()
             for term, _factor in _terms(word):
@@ -191,8 +191,8 @@ class Index:
         total = sum(word.weight for word in words)
         if not words or not self.ids or total <= 0:
             return Match((), len(words), 1.0 if words else 0.0, 0.0)
-        ranks: Counter[int] = Counter()
-        covered: Counter[int] = Counter()
+        ranks: defaultdict[int, float] = defaultdict(float)
+        covered: defaultdict[int, float] = defaultdict(float)
         unknown, rarest = 0.0, 0.0
         for word in words:
             hits = self.hits(word)

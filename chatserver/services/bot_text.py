@@ -111,7 +111,7 @@ class Word:
 def _voikko() -> Any:
     """A Voikko analyser of Finnish, or None where libvoikko or its dictionary is missing."""
     try:
-        import libvoikko  # type: ignore[import-untyped]
+        import libvoikko
 
         return libvoikko.Voikko("fi")
     except Exception:  # noqa: BLE001 - an absent library is an ordinary case here
@@ -178,6 +178,7 @@ class Analyzer:
         return Word(keys, parts, self._weight(word, bases))
 
     def _finnish(self, word: str) -> tuple[list[str], tuple[str, ...]]:
+        assert self._voikko is not None
         readings = self._voikko.analyze(word)
         common = [r for r in readings if r.get("CLASS") not in PROPER_NAMES] or readings
         bases: list[str] = []
