@@ -125,7 +125,7 @@ def main() -> None:
     json_module = None
     if args.tuned:
         from chatserver.realtime import tuning
-        from chatserver.settings_performance import PerformanceSettings
+        from chatserver.settings.performance import PerformanceSettings
 
         perf = PerformanceSettings.model_validate({})
         json_module = tuning.json_module(perf)

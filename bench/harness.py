@@ -144,7 +144,7 @@ class Server:
                     tokens.append(await agent_service.create_api_token(ctx, agent.id or 0,
                                                                        "bench"))
             finally:
-                await ctx.db.kw["bind"].dispose()
+                await ctx.engine.dispose()
             return tokens
 
         self.agent_tokens = asyncio.run(create())

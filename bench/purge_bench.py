@@ -93,7 +93,7 @@ async def measure(path: Path, batch: int) -> None:
     elapsed = time.perf_counter() - started
     done.set()
     await tick
-    await ctx.db.kw["bind"].dispose()
+    await ctx.engine.dispose()
     stalls.sort()
     p99 = stalls[int(len(stalls) * 0.99)] if stalls else 0.0
     print(f"deleted: {counts.as_dict()}")

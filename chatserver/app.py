@@ -20,7 +20,16 @@ from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
-from chatserver.services import bot, notice, outbox, presence, residency, retention
+from chatserver.services import (
+    bot,
+    idle,
+    notice,
+    outbox,
+    presence,
+    residency,
+    retention,
+    transcripts,
+)
 from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.events import EventBus
@@ -36,19 +45,28 @@ class NotMigrated(RuntimeError):
 
 def build_context(settings: Settings, bus: EventBus,
                   clock: Callable[[], datetime] | None = None) -> Context:
+    """The services' context, with the optional layers plugged into the chat core: the FAQ
+    assistant (when `bot.enabled`) and the transcript email on close."""
     engine = make_engine(settings.database_url, settings.sqlite_busy_seconds)
-    return Context(
+    ctx = Context(
         settings=settings,
+        engine=engine,
         db=make_sessionmaker(engine),
         bus=bus,
         translator=Translator(default_language=settings.default_language),
         hasher=make_password_hasher(settings),
         clock=clock or system_clock,
     )
+    if settings.bot.enabled:
+        ctx.assistant = bot.FaqAssistant()
+    ctx.on_close.append(transcripts.queue_on_close)
+    return ctx
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None
                ) -> web.Application:
+    for deprecated in settings.deprecations:
+        log.warning(deprecated)
     residency.enforce(settings)  # personal data stays in the EU/EEA: services/residency.py
     bot.check(settings)  # a malformed FAQ file stops start-up: services/bot_faq.py
     if settings.redis_url and not settings.auth.address_key:
@@ -78,12 +96,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.cleanup_ctx.append(_presence_heartbeat)
     app.cleanup_ctx.append(_privacy)
     app.cleanup_ctx.append(_email_outbox)
+    app.cleanup_ctx.append(_idle_conversations)
     return app
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CONTEXT]
-    engine = ctx.db.kw["bind"]
+    engine = ctx.engine
     current = await migrate.current_revision(engine)
     head = migrate.head_revision()
     if current != head:
@@ -115,8 +134,14 @@ async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _email_outbox(app: web.Application) -> AsyncIterator[None]:
-    """Sends queued emails and closes idle conversations (services/outbox.py)."""
+    """Sends queued emails (services/outbox.py)."""
     async with outbox.running(app[CONTEXT]):
+        yield
+
+
+async def _idle_conversations(app: web.Application) -> AsyncIterator[None]:
+    """Closes conversations idle for chat.idle_close_minutes (services/idle.py)."""
+    async with idle.running(app[CONTEXT]):
         yield
 
 

@@ -88,7 +88,7 @@ def _with_context(settings: Settings, work: Callable[[Any], Awaitable[None]]) ->
         try:
             await work(ctx)
         finally:
-            await ctx.db.kw["bind"].dispose()
+            await ctx.engine.dispose()
 
     asyncio.run(run())
 

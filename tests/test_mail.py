@@ -11,7 +11,7 @@ import pytest
 
 from chatserver.db import migrate
 from chatserver.db.models import Conversation, Message
-from chatserver.services import outbox, transcripts
+from chatserver.services import idle, outbox, transcripts
 from tests import mailserver
 from tests.mailserver import (
     VISITOR,
@@ -56,16 +56,39 @@ async def test_transcript_in_english_after_the_idle_timeout(mail_chat: Any, smtp
     _agent, visitor, conversation_id = await chat_with_transcript(chat, "en")
     written = clock.now
     clock.advance(minutes=29)
-    outbox.wake(chat.ctx)
+    idle.wake(chat.ctx)
     await asyncio.sleep(0.2)
     assert smtp.inbox.to(VISITOR) == []  # not idle long enough yet
     clock.advance(minutes=2)
-    outbox.wake(chat.ctx)
+    idle.wake(chat.ctx)
     ended = await visitor.next("conversation", where=lambda c: c["state"] == "closed")
     assert ended["id"] == conversation_id
     clock.now = written  # the messages were written then; check their times as written
     await check_transcript(chat, smtp, clock, conversation_id, "en", "Your chat transcript",
                             "You", "We keep this conversation for 60 days")
+
+
+async def test_idle_closing_is_the_chat_settings_own_and_the_old_key_still_works(
+        mail_chat: Any, smtp: Smtp, caplog: pytest.LogCaptureFixture) -> None:
+    smtp.start()
+    clock = Clock()
+    chat = await mail_chat(clock, settings={"chat": {"idle_close_minutes": 5}})
+    assert chat.settings.chat.idle_close_minutes == 5 and not chat.settings.deprecations
+    _agent, visitor, conversation_id = await chat_with_transcript(chat, "en")
+    clock.advance(minutes=6)
+    idle.wake(chat.ctx)
+    ended = await visitor.next("conversation", where=lambda c: c["state"] == "closed")
+    assert ended["id"] == conversation_id
+    await until(lambda: _delivered(smtp))
+
+    old = await mail_chat(Clock(), transcript_idle_minutes=30)
+    assert old.settings.chat.idle_close_minutes == 30
+    assert any("smtp.transcript_idle_minutes is deprecated" in r.getMessage()
+               for r in caplog.records)
+
+
+async def _delivered(smtp: Smtp) -> bool:
+    return bool(smtp.inbox.to(VISITOR))
 
 
 async def test_smtp_down_at_close_then_up_delivers_exactly_once(

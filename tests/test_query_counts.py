@@ -14,7 +14,7 @@ from tests.conftest import Chat
 
 @contextmanager
 def statements(chat: Chat) -> Iterator[list[str]]:
-    engine = chat.ctx.db.kw["bind"].sync_engine
+    engine = chat.ctx.engine.sync_engine
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

@@ -41,7 +41,7 @@ async def ctx(settings_factory: Callable[..., Settings]) -> AsyncIterator[Contex
     context = build_context(settings_factory(privacy={"purge_batch_size": 10}), EventBus(None),
                             clock=lambda: NOW)
     yield context
-    await context.db.kw["bind"].dispose()
+    await context.engine.dispose()
 
 
 def conversation(name: str, *, closed: float | None, active: float,
@@ -186,7 +186,7 @@ async def test_purge_on_postgresql(postgres_url: str) -> None:
         assert await ids(pg, Conversation, Conversation.id) == {
             "closed_recent", "closed_late", "open_recent"}
     finally:
-        await pg.db.kw["bind"].dispose()
+        await pg.engine.dispose()
 
 
 async def test_the_running_server_purges_on_its_own(chat_factory: Any) -> None:

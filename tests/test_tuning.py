@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from chatserver.realtime import tuning
-from chatserver.settings_performance import PerformanceSettings
+from chatserver.settings.performance import PerformanceSettings
 from tests.conftest import Chat
 
 

@@ -19,7 +19,7 @@ import socketio
 from aiohttp import web
 from aiohttp.web import WebSocketResponse
 
-from chatserver.settings_performance import PerformanceSettings
+from chatserver.settings.performance import PerformanceSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,12 @@
 """The built-in FAQ assistant (docs/bot.md): greets, answers from the operator's FAQ and the
 live privacy notice, and hands the visitor to a person.
 
-With `bot.enabled`, a new conversation starts in state `bot`. conversations.post_visitor_message
-calls `after_visitor_message` once the visitor's message is committed; it appends the bot's
-messages (author kind `bot`) in one transaction, taken with a conditional UPDATE on the row still
-being in state `bot`, so a conversation an agent has meanwhile claimed is left alone. A hand-off
-(the visitor's words, the `handoff` event, or a question the bot cannot answer confidently)
+With `bot.enabled`, a new conversation starts in state `bot`, and the app wires `FaqAssistant`
+as `ctx.assistant`: conversations.post_visitor_message calls its `after_visitor_message` once
+the visitor's message is committed, and routing.handoff its `handoff`. The assistant appends
+its messages (author kind `bot`) in one transaction, taken with a conditional UPDATE on the row
+still being in state `bot`, so a conversation an agent has meanwhile claimed is left alone. A
+hand-off (the visitor's words, the `handoff` event, or a question the bot cannot answer confidently)
 queues the conversation when an agent is online; when none is, the bot stays and offers the
 offline form (`offer_offline_form` in the `conversation` event). Nothing leaves the server.
 """
@@ -29,11 +30,8 @@ from chatserver.services import bot_confidence, bot_faq, bot_privacy, presence, 
 from chatserver.services.bot_match import Document, Index
 from chatserver.services.bot_text import words_of
 from chatserver.services.context import Context
-from chatserver.services.conversations import (
-    Visitor,
-    _append,
-    open_conversation,
-)
+from chatserver.services.conversations import Visitor, open_conversation
+from chatserver.services.messages import append
 from chatserver.services.views import message_view
 from chatserver.settings import LANGUAGES, Settings
 
@@ -224,7 +222,7 @@ def _t(ctx: Context, language: str, msgid: str) -> str:
 
 
 async def _say(ctx: Context, session: AsyncSession, conversation_id: str, text: str) -> Message:
-    message, _agent = await _append(ctx, session, conversation_id, kind="bot", text=text)
+    message, _agent = await append(ctx, session, conversation_id, kind="bot", text=text)
     return message
 
 
@@ -349,3 +347,10 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
     if not said:  # already queued or with an agent: nothing changes
         return await queue.visitor_view(ctx, conversation)
     return await _announce(ctx, conversation, said, offer=not online)
+
+
+class FaqAssistant:
+    """The assistant's hooks into the chat core (`ctx.assistant`, services/context.py)."""
+
+    after_visitor_message = staticmethod(after_visitor_message)
+    handoff = staticmethod(handoff)

@@ -1,14 +1,18 @@
-"""What every service function needs: settings, storage, the event bus, the clock."""
+"""What every service function needs: settings, storage, the event bus, the clock, and the
+hooks through which the app plugs the optional layers (the assistant, email) into the chat core
+without the core importing them."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from argon2 import PasswordHasher
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db.engine import SessionMaker
 from chatserver.i18n import Translator
@@ -17,7 +21,26 @@ from chatserver.services.events import EventBus
 from chatserver.settings import Settings
 
 if TYPE_CHECKING:
+    from chatserver.db.models import Conversation
+    from chatserver.services.conversations import Visitor
     from chatserver.services.metrics import Metrics
+
+
+class Assistant(Protocol):
+    """The FAQ assistant as the chat core calls it (services/bot.py implements it)."""
+
+    async def after_visitor_message(
+            self, ctx: Context, visitor: Visitor, conversation_id: str, text: str, *,
+            opened: bool, sid: str | None = None,
+            choice: str | None = None) -> dict[str, Any] | None: ...
+
+    async def handoff(self, ctx: Context, visitor: Visitor,
+                      sid: str | None = None) -> dict[str, Any]: ...
+
+
+# Called inside the transaction that closes a conversation, after its closing message (the
+# transcript email is queued by one: services/transcripts.py).
+CloseHook = Callable[["Context", AsyncSession, "Conversation"], Awaitable[None]]
 
 
 def system_clock() -> datetime:
@@ -27,6 +50,7 @@ def system_clock() -> datetime:
 @dataclass
 class Context:
     settings: Settings
+    engine: AsyncEngine
     db: SessionMaker
     bus: EventBus
     translator: Translator
@@ -43,6 +67,10 @@ class Context:
     # Counts per client address on this node, and the keyed hash of addresses and accounts
     # (services/address_limits.py), keyed with `auth.address_key` or a random key.
     address_limits: AddressLimits = field(init=False)
+    # The FAQ assistant when `bot.enabled` (wired by app.build_context), else None.
+    assistant: Assistant | None = field(default=None)
+    # Run when a conversation closes, in its transaction (see CloseHook).
+    on_close: list[CloseHook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         key = self.settings.auth.address_key

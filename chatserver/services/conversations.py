@@ -1,9 +1,9 @@
-"""Conversations and messages: opening, appending with per-conversation seq and client_id
-idempotency, history and typing (who holds a conversation: routing.py; the queue: queue.py).
+"""Conversations: opening, posting the visitor's and the agent's messages (appending them is
+messages.py, or message_batch.py's group commit), history and typing (who holds a conversation:
+routing.py; the queue: queue.py). A message is acknowledged only after its commit.
 
-A message is acknowledged only after its transaction commits. The seq is taken with an
-UPDATE ... RETURNING on the conversation row first, so the write lock comes before any read
-(SQLite WAL cannot upgrade a read snapshot) and PostgreSQL serialises on the row lock.
+The optional FAQ assistant is not imported here: the app wires it as `ctx.assistant`
+(services/bot.py), so the chat core works the same with it on, off or absent.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import address_limits, audit, message_batch, metrics, queue
+from chatserver.services import address_limits, audit, message_batch, messages, queue
 from chatserver.services.context import Context
 from chatserver.services.tokens import new_token, token_hash
 from chatserver.services.views import message_view
@@ -46,13 +45,6 @@ class Visitor:
 class Posted:
     message: dict[str, Any]
     conversation: dict[str, Any] | None  # set when this message opened the conversation
-
-
-class _Duplicate(Exception):
-    """A retry: carries the first message's view out of the rolled-back transaction."""
-
-    def __init__(self, message: Message) -> None:
-        self.view = message_view(message)
 
 
 async def resume(ctx: Context, token: str | None) -> tuple[str, Conversation | None]:
@@ -88,60 +80,6 @@ def open_conversation(ctx: Context, visitor: Visitor, state: str) -> Conversatio
     )
 
 
-async def _append(
-    ctx: Context, session: AsyncSession, conversation_id: str, *, kind: str, text: str,
-    client_key: str | None = None, agent: Agent | None = None, assigned_only: bool = False,
-) -> tuple[Message, int | None]:
-    """Insert the next message; returns it with the conversation's assigned agent id.
-
-    Two statements on the hot path: the seq UPDATE ... RETURNING and the INSERT. A retry's
-    duplicate client_key fails the INSERT (IntegrityError, the caller looks the first one up),
-    so the common case never pays for a lookup.
-    """
-    now = ctx.clock()
-    row = (
-        await session.exec(
-            update(Conversation)
-            .where(col(Conversation.id) == conversation_id)
-            .values(last_seq=Conversation.last_seq + 1, last_activity_at=now)
-            .returning(col(Conversation.last_seq), col(Conversation.state),
-                       col(Conversation.agent_id))
-        )
-    ).first()
-    if row is None:
-        raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
-    seq, state, agent_id = row
-    if state == "closed":
-        if client_key is not None:
-            existing = await _by_client_key(session, conversation_id, client_key)
-            if existing is not None:
-                raise _Duplicate(existing)
-        raise ServiceError(Code.CLOSED)
-    if assigned_only and (agent is None or agent_id != agent.id):
-        raise ServiceError(Code.FORBIDDEN, _("This conversation is not assigned to you."))
-    message = Message(
-        conversation_id=conversation_id, seq=seq, author_kind=kind, text=text,
-        client_key=client_key, created_at=now,
-        author_agent_id=agent.id if agent else None,
-        author_name=agent.display_name if agent else None,
-    )
-    session.add(message)
-    await session.flush()
-    metrics.count_message(ctx, kind)
-    return message, agent_id
-
-
-async def _by_client_key(session: AsyncSession, conversation_id: str,
-                         client_key: str) -> Message | None:
-    return (
-        await session.exec(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .where(Message.client_key == client_key)
-        )
-    ).first()
-
-
 async def post_visitor_message(
     ctx: Context, visitor: Visitor, client_id: str, text: str, sid: str | None = None,
     choice: str | None = None,
@@ -163,11 +101,11 @@ async def post_visitor_message(
                     session.add(opened)
                     await session.flush()
                     visitor.conversation_id = opened.id
-                message, agent_id = await _append(
+                message, agent_id = await messages.append(
                     ctx, session, visitor.conversation_id, kind="visitor", text=text,
                     client_key=client_key,
                 )
-    except _Duplicate as duplicate:
+    except messages.Duplicate as duplicate:
         return Posted(duplicate.view, None)
     except IntegrityError:
         # A concurrent retry of the same message (or of the first one) won the race.
@@ -182,12 +120,10 @@ async def post_visitor_message(
     await ctx.bus.to_visitors_of(message.conversation_id, "message", view, skip_sid=sid)
     if agent_id is not None:
         await ctx.bus.to_agent(agent_id, "message", view)
-    if ctx.settings.bot.enabled and agent_id is None:
-        from chatserver.services import bot  # the FAQ assistant builds on this module
-
-        handled = await bot.after_visitor_message(ctx, visitor, message.conversation_id, text,
-                                                  opened=opened is not None, sid=sid,
-                                                  choice=choice)
+    if ctx.assistant is not None and agent_id is None:
+        handled = await ctx.assistant.after_visitor_message(
+            ctx, visitor, message.conversation_id, text, opened=opened is not None, sid=sid,
+            choice=choice)
         if opened is not None and handled is not None:
             return Posted(view, handled)
     if opened is not None:
@@ -206,7 +142,7 @@ async def _after_race(ctx: Context, visitor: Visitor, client_key: str) -> Posted
         if conversation is None:
             raise ServiceError(Code.UNAVAILABLE)
         visitor.conversation_id = conversation.id
-        existing = await _by_client_key(session, conversation.id, client_key)
+        existing = await messages.by_client_key(session, conversation.id, client_key)
     if existing is None:
         raise ServiceError(Code.UNAVAILABLE)
     return Posted(message_view(existing), None)
@@ -224,15 +160,15 @@ async def post_agent_message(
                 agent=agent, assigned_only=True)
         else:
             async with ctx.db.begin() as session:
-                message, _agent_id = await _append(
+                message, _agent_id = await messages.append(
                     ctx, session, conversation_id, kind="agent", text=text,
                     client_key=client_key, agent=agent, assigned_only=True,
                 )
-    except _Duplicate as duplicate:
+    except messages.Duplicate as duplicate:
         return duplicate.view
     except IntegrityError:
         async with ctx.db() as session:
-            existing = await _by_client_key(session, conversation_id, client_key)
+            existing = await messages.by_client_key(session, conversation_id, client_key)
         if existing is None:
             raise ServiceError(Code.UNAVAILABLE) from None
         return message_view(existing)
@@ -260,8 +196,8 @@ async def system_message(
     **params: Any,
 ) -> Message:
     wording = ctx.translator.gettext(language, text).format(**params)
-    message, _conversation = await _append(ctx, session, conversation_id, kind="system",
-                                           text=wording)
+    message, _agent_id = await messages.append(ctx, session, conversation_id, kind="system",
+                                               text=wording)
     return message
 
 

@@ -8,7 +8,7 @@ shared. Nothing waits for a timer, so a lone message is not delayed.
 
 Anything unusual in a batch (a closed or unknown conversation, an agent writing to a
 conversation that is not theirs, a retried client_id, a database error) rolls the batch back,
-and its messages are then written one by one by `conversations._append`, which raises the
+and its messages are then written one by one by `messages.append`, which raises the
 precise error for each (only SQLite's "database is locked" fails the whole batch at once).
 Retried client_ids are looked up first and answered alone; the rest of the batch is retried
 as a batch.
@@ -21,7 +21,6 @@ import asyncio
 import sqlite3
 import weakref
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, case, insert, select, update
@@ -29,8 +28,9 @@ from sqlalchemy.exc import DBAPIError
 
 from chatserver.db.engine import is_busy
 from chatserver.db.models import Agent, Conversation, Message
-from chatserver.services import metrics, sqlite_batch
+from chatserver.services import messages, metrics, sqlite_batch
 from chatserver.services.context import Context
+from chatserver.services.sqlite_batch import Fallback, Item
 
 MAX_BATCH = 256
 _CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
@@ -47,21 +47,6 @@ _SEQ_ONE = (
     .returning(*_RETURNING)
 )
 _INSERT = insert(_MESSAGE)
-
-
-@dataclass
-class Item:
-    conversation_id: str
-    kind: str
-    text: str
-    client_key: str | None
-    agent: Agent | None
-    assigned_only: bool
-    future: asyncio.Future[tuple[Message, int | None]] = field(repr=False)
-
-
-class Fallback(Exception):
-    """The batch needs the one-by-one path."""
 
 
 class _Batcher:
@@ -91,7 +76,7 @@ async def append(
     ctx: Context, conversation_id: str, *, kind: str, text: str, client_key: str | None,
     agent: Agent | None = None, assigned_only: bool = False,
 ) -> tuple[Message, int | None]:
-    """Like `conversations._append` in a transaction of its own, committed when it returns:
+    """Like `messages.append` in a transaction of its own, committed when it returns:
     the stored message and the conversation's assigned agent id. Raises what that raises."""
     batcher = _batchers.get(ctx.db)
     if batcher is None:
@@ -149,7 +134,7 @@ async def _already_stored(ctx: Context, batch: list[Item]) -> list[Item]:
              .where(_MESSAGE.c.conversation_id.in_({cid for cid, _ in keys}))
              .where(_MESSAGE.c.client_key.in_({key for _, key in keys})))
     try:
-        async with ctx.db.kw["bind"].connect() as connection:
+        async with ctx.engine.connect() as connection:
             found = {(row[0], row[1]) for row in await connection.execute(query)}
     except (DBAPIError, sqlite3.Error):
         return []
@@ -157,11 +142,10 @@ async def _already_stored(ctx: Context, batch: list[Item]) -> list[Item]:
 
 
 async def _one_by_one(ctx: Context, item: Item) -> None:
-    from chatserver.services.conversations import _append
 
     try:
         async with ctx.db.begin() as session:
-            result = await _append(ctx, session, item.conversation_id, kind=item.kind,
+            result = await messages.append(ctx, session, item.conversation_id, kind=item.kind,
                                    text=item.text, client_key=item.client_key,
                                    agent=item.agent, assigned_only=item.assigned_only)
     except Exception as error:  # noqa: BLE001 - the caller's own error
@@ -180,7 +164,7 @@ async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[Message, int | 
     now = ctx.clock()
     counts = Counter(item.conversation_id for item in batch)
     ids = list(counts)
-    engine = ctx.db.kw["bind"]
+    engine = ctx.engine
     async with engine.begin() as connection:
         if len(ids) == 1:
             rows = await connection.execute(_SEQ_ONE, {"cid": ids[0], "n": counts[ids[0]],

@@ -19,7 +19,7 @@ from babel.numbers import format_decimal
 from chatserver.i18n import Translator
 from chatserver.i18n import gettext_noop as _
 from chatserver.settings import Settings
-from chatserver.settings_privacy import EU_EEA
+from chatserver.settings.privacy import EU_EEA
 
 SECTION_IDS = ("controller", "contact", "register", "purpose", "data", "sources", "retention",
                "disclosures", "transfers", "security", "rights", "cookies")

@@ -8,8 +8,9 @@
   at most one duplicate, never a lost email.
 - Temporary failures (connection errors, timeouts, 4xx) retry with exponential backoff; after
   `smtp.max_attempt_hours` (or at once on a 5xx refusal) the row is `failed` and audited.
-- `running(ctx)` is the background loop for the app's lifetime; it also closes idle
-  conversations (which queues their transcripts). `wake(ctx)` makes it look now.
+- `running(ctx)` is the background loop for the app's lifetime. `wake(ctx)` makes it look now.
+  (Closing idle conversations, which queues their transcripts, is the chat core's own worker:
+  services/idle.py.)
 """
 
 from __future__ import annotations
@@ -216,15 +217,12 @@ async def _seconds_until_due(ctx: Context) -> float:
 
 
 async def work(ctx: Context) -> None:
-    """The worker loop: send what is due, close idle conversations, wait for a wake-up."""
-    from chatserver.services import transcripts  # imports conversations, which imports us
-
+    """The worker loop: send what is due, wait for a wake-up."""
     wakeup = ctx.wakeups.setdefault(WAKEUP, asyncio.Event())
     while True:
         wakeup.clear()
         delay = ctx.settings.smtp.poll_seconds
         try:
-            await transcripts.close_idle(ctx)
             while await run_once(ctx) == BATCH:
                 pass
             delay = await _seconds_until_due(ctx)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 
 from chatserver.settings import ConfigError, Settings
-from chatserver.settings_privacy import EU_EEA, ControllerSettings
+from chatserver.settings.privacy import EU_EEA, ControllerSettings
 
 log = logging.getLogger(__name__)
 

@@ -207,11 +207,12 @@ async def checkpoint(ctx: Context) -> bool:
     True when the WAL was fully checkpointed (or the database is not SQLite)."""
     if not ctx.settings.is_sqlite:
         return True
-    engine = ctx.db.kw["bind"]
+    engine = ctx.engine
     for _attempt in range(20):
         # Outside any transaction: the engine opens every transaction with BEGIN IMMEDIATE.
         async with engine.connect() as connection:
             raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
             cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             row = await cursor.fetchone()
             await cursor.close()

@@ -12,7 +12,7 @@ from sqlmodel import col
 from chatserver.db.models import Agent, Conversation
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, metrics, presence, queue, transcripts
+from chatserver.services import audit, metrics, presence, queue
 from chatserver.services.context import Context
 from chatserver.services.conversations import (
     Visitor,
@@ -110,10 +110,8 @@ async def transfer(ctx: Context, agent: Agent, conversation_id: str, target_id: 
 
 async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dict[str, Any]:
     """The visitor asks for a person: queue the conversation (opening it if need be)."""
-    if ctx.settings.bot.enabled:
-        from chatserver.services import bot  # with the assistant on, it may offer the form
-
-        return await bot.handoff(ctx, visitor, sid)
+    if ctx.assistant is not None:  # with nobody online it may offer the offline form
+        return await ctx.assistant.handoff(ctx, visitor, sid)
     now = ctx.clock()
     opened = False
     async with ctx.db.begin() as session:
@@ -163,7 +161,8 @@ async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = 
         )
         conversation = await session.get(Conversation, conversation_id, populate_existing=True)
         assert conversation is not None
-        await transcripts.queue_on_close(ctx, session, conversation)
+        for hook in ctx.on_close:
+            await hook(ctx, session, conversation)
         agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
     await ctx.bus.to_visitors_of(conversation_id, "message", message_view(note))
     await ctx.bus.to_visitors_of(conversation_id, "conversation",

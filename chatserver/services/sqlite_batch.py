@@ -11,14 +11,31 @@ message_batch's; a lone message still goes through SQLAlchemy (tests/test_query_
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-from chatserver.db.models import Conversation, Message, new_id
+from chatserver.db.models import Agent, Conversation, Message, new_id
 from chatserver.services.context import Context
 
-if TYPE_CHECKING:
-    from chatserver.services.message_batch import Item
+
+@dataclass
+class Item:
+    """One message waiting for a group commit (message_batch.py)."""
+
+    conversation_id: str
+    kind: str
+    text: str
+    client_key: str | None
+    agent: Agent | None
+    assigned_only: bool
+    future: asyncio.Future[tuple[Message, int | None]] = field(repr=False)
+
+
+class Fallback(Exception):
+    """The batch needs the one-by-one path."""
+
 
 _INSERT = ("INSERT INTO message (id, conversation_id, seq, author_kind, author_agent_id, "
            "author_name, text, client_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -62,7 +79,7 @@ def _bind(model: Any, column: str, engine: Any, value: Any) -> Any:
 
 async def commit(ctx: Context, batch: list[Item]) -> list[tuple[Message, int | None]] | None:
     """Store the batch in one transaction; None when aiosqlite is not what it expects."""
-    engine = ctx.db.kw["bind"]
+    engine = ctx.engine
     now = ctx.clock()
     # Stored exactly as SQLAlchemy stores these columns' datetimes.
     moment, activity = _bind(Message, "created_at", engine, now), _bind(
@@ -85,8 +102,6 @@ async def commit(ctx: Context, batch: list[Item]) -> list[tuple[Message, int | N
             return None
         seqs = await run_in_thread(_run, db, counts, activity, rows, assigned)
         if seqs is None:
-            from chatserver.services.message_batch import Fallback
-
             raise Fallback  # rolls the transaction back
     return [
         (Message(id=row[0], conversation_id=row[1], seq=seq, author_kind=row[3],

@@ -1,30 +1,29 @@
 """The transcript email: queued once when a conversation with a transcript address closes
-(by the visitor, an agent, or the idle timeout), in the conversation's language, with every
-message, who wrote it and when (Babel, in settings.time_zone). The outbox clears the address
-from the conversation once the email has been sent (docs/email.md).
+(by the visitor, an agent, or the idle timeout of services/idle.py), in the conversation's
+language, with every message, who wrote it and when (Babel, in settings.time_zone). The app
+wires `queue_on_close` as a `ctx.on_close` hook, so the chat core does not import email. The
+outbox clears the address from the conversation once the email has been sent (docs/email.md).
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db.models import Conversation, Message, OutboxEmail
-from chatserver.errors import ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import mailer, outbox
 from chatserver.services.context import Context
 
 log = logging.getLogger(__name__)
 
-OPEN_STATES = ("bot", "queued", "active")
 MAX_TRANSCRIPT_CHARS = 200_000  # message text included; a longer chat is cut with a note
 
 SUBJECT = _("Your chat transcript, {date}")
@@ -53,7 +52,8 @@ def conversation_retention_days(ctx: Context) -> int:
 
 
 async def queue_on_close(ctx: Context, session: AsyncSession, conversation: Conversation) -> None:
-    """Called by routing.close inside its transaction, after the closing message."""
+    """A `ctx.on_close` hook: routing.close calls it inside its transaction, after the closing
+    message."""
     if not conversation.transcript_email:
         return
     already = (
@@ -150,36 +150,3 @@ def _author(t: Any, message: Message) -> str:
 
 def _date(moment: datetime, language: str, zone: str) -> str:
     return format_date(moment.astimezone(ZoneInfo(zone)), "long", locale=language)
-
-
-async def close_idle(ctx: Context, limit: int = 100) -> int:
-    """Close open conversations with no activity for smtp.transcript_idle_minutes."""
-    from chatserver.services import routing  # routing imports this module
-
-    minutes = ctx.settings.smtp.transcript_idle_minutes
-    if minutes <= 0:
-        return 0
-    cutoff = ctx.clock() - timedelta(minutes=minutes)
-    async with ctx.db() as session:
-        ids = (
-            await session.exec(
-                select(Conversation.id)
-                .where(col(Conversation.state).in_(OPEN_STATES))
-                .where(col(Conversation.last_activity_at) < cutoff)
-                .where(or_(col(Conversation.queued_at).is_(None),
-                           col(Conversation.queued_at) < cutoff))
-                .where(or_(col(Conversation.claimed_at).is_(None),
-                           col(Conversation.claimed_at) < cutoff))
-                .limit(limit)
-            )
-        ).all()
-    closed = 0
-    for conversation_id in ids:
-        try:
-            await routing.close(ctx, conversation_id)
-            closed += 1
-        except ServiceError:
-            continue  # erased or closed meanwhile
-    if closed:
-        log.info("closed %d idle conversation(s)", closed)
-    return closed

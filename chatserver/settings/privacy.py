@@ -3,7 +3,7 @@ processed, the processors and their countries, what optional metadata is collect
 each kind of personal data is kept. The privacy notice is generated from these values
 (chatserver/services/notice.py), so changing one changes the notice and its version.
 
-Kept apart from chatserver/settings.py only to keep that file short; `Settings.privacy` is this.
+`Settings.privacy` (chatserver/settings/__init__.py) is this.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import re
 from typing import Literal
 
 from babel import Locale
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from chatserver.settings.section import Section
 
 # The EU member states and the other EEA states (Iceland, Liechtenstein, Norway).
 EU_EEA = frozenset(
@@ -26,9 +28,6 @@ _COUNTRIES = frozenset(str(code) for code in Locale.parse("en").territories
                        if re.fullmatch("[A-Z]{2}", str(code))) - {"ZZ", "EU", "EZ", "UN", "QO"}
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
 
 def _country(value: str) -> str:
     code = value.strip().upper()
@@ -37,7 +36,7 @@ def _country(value: str) -> str:
     return code
 
 
-class ControllerSettings(_Section):
+class ControllerSettings(Section):
     name: str = Field("Example Oy", min_length=1, max_length=200,
                       description="Legal name of the controller (rekisterinpitäjä).")
     business_id: str = Field("1234567-8", max_length=40,
@@ -50,7 +49,7 @@ class ControllerSettings(_Section):
     phone: str = Field("", max_length=40, description="Phone number; empty to leave it out.")
 
 
-class ContactSettings(_Section):
+class ContactSettings(Section):
     name: str = Field("", max_length=200,
                       description="Contact person for register matters (yhteyshenkilö); empty "
                       "means the controller's privacy email is the contact.")
@@ -59,7 +58,7 @@ class ContactSettings(_Section):
     phone: str = Field("", max_length=40, description="The contact person's phone; optional.")
 
 
-class PurposeSettings(_Section):
+class PurposeSettings(Section):
     purpose: Literal["customer_service", "sales", "support", "feedback"] = Field(
         "customer_service",
         description="Why the chat is run: customer_service, sales, support or feedback.")
@@ -70,7 +69,7 @@ class PurposeSettings(_Section):
               "public_task or legitimate_interests.")
 
 
-class ProcessorSettings(_Section):
+class ProcessorSettings(Section):
     name: str = Field(min_length=1, max_length=200,
                       description="The processor's name (henkilötietojen käsittelijä).")
     role: Literal["hosting", "database", "email", "messaging", "backup", "other"] = Field(
@@ -91,7 +90,7 @@ class ProcessorSettings(_Section):
         return value.strip().lower().rstrip(".")
 
 
-class AuthoritySettings(_Section):
+class AuthoritySettings(Section):
     name: str = Field("", max_length=200,
                       description="Supervisory authority; empty means the Finnish Data "
                       "Protection Ombudsman (tietosuojavaltuutettu), named in each language.")
@@ -99,7 +98,7 @@ class AuthoritySettings(_Section):
                      description="Web address of the supervisory authority.")
 
 
-class RetentionSettings(_Section):
+class RetentionSettings(Section):
     conversations: int = Field(60, ge=1, le=3650,
                                description="Days a conversation, its messages and its "
                                "transcript address are kept after it ends (or after its last "
@@ -113,7 +112,7 @@ class RetentionSettings(_Section):
                               description="Days an audit-log entry is kept.")
 
 
-class PrivacySettings(_Section):
+class PrivacySettings(Section):
     controller: ControllerSettings = Field(
         default_factory=ControllerSettings)  # type: ignore[arg-type]
     contact: ContactSettings = Field(default_factory=ContactSettings)  # type: ignore[arg-type]

@@ -2,18 +2,19 @@
 
 The defaults are what docs/performance.md measured and chose; each key names the trade-off.
 Applied by chatserver/realtime/tuning.py (the socket server and `chatserver serve`).
-Kept apart from chatserver/settings.py only to keep that file short; `Settings.performance` is this.
+`Settings.performance` (chatserver/settings/__init__.py) is this.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from chatserver.settings.section import Section
 
 
-class PerformanceSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+class PerformanceSettings(Section):
 
     batch_messages: bool = Field(
         True,

@@ -17,12 +17,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from chatserver.settings_bot import BotSettings
-from chatserver.settings_performance import PerformanceSettings
-from chatserver.settings_privacy import PrivacySettings
-from chatserver.settings_smtp import SmtpSettings
+from chatserver.settings.bot import BotSettings
+from chatserver.settings.chat import ChatSettings
+from chatserver.settings.performance import PerformanceSettings
+from chatserver.settings.privacy import PrivacySettings
+from chatserver.settings.section import Section
+from chatserver.settings.smtp import SmtpSettings
 
 ENV_PREFIX = "CHATSERVER_"
 LANGUAGES = ("fi", "sv", "en")
@@ -32,11 +34,8 @@ class ConfigError(Exception):
     """A configuration problem, phrased so that the operator knows which key to fix."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
 
-
-class LimitSettings(_Section):
+class LimitSettings(Section):
     max_message_chars: int = Field(
         4000, ge=1, le=100_000, description="Longest chat message, in characters after trimming."
     )
@@ -84,7 +83,7 @@ class LimitSettings(_Section):
     )
 
 
-class AuthSettings(_Section):
+class AuthSettings(Section):
     session_hours: float = Field(
         12.0, gt=0, le=24 * 30, description="How long an agent's login session lasts."
     )
@@ -126,7 +125,7 @@ class AuthSettings(_Section):
         return value
 
 
-class PresenceSettings(_Section):
+class PresenceSettings(Section):
     heartbeat_seconds: float = Field(
         10.0, gt=0, description="How often a node refreshes the presence of its agent connections."
     )
@@ -144,7 +143,7 @@ class PresenceSettings(_Section):
         return self
 
 
-class Settings(_Section):
+class Settings(Section):
     environment: Literal["development", "production"] = Field(
         "development", description="`production` refuses development-only shortcuts."
     )
@@ -203,6 +202,7 @@ class Settings(_Section):
     auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
     presence: PresenceSettings = Field(default_factory=PresenceSettings)  # type: ignore[arg-type]
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # type: ignore[arg-type]
+    chat: ChatSettings = Field(default_factory=ChatSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     bot: BotSettings = Field(default_factory=BotSettings)  # type: ignore[arg-type]
     performance: PerformanceSettings = Field(
@@ -271,7 +271,19 @@ class Settings(_Section):
             self.database_url = f"sqlite+aiosqlite:///{Path(self.data_dir) / 'chatserver.db'}"
         if not self.node_id:
             self.node_id = uuid.uuid4().hex[:12]
+        old_idle = self.smtp.transcript_idle_minutes
+        if old_idle is not None and "idle_close_minutes" not in self.chat.model_fields_set:
+            self.chat.idle_close_minutes = old_idle  # the deprecated key still works
         return self
+
+    @property
+    def deprecations(self) -> list[str]:
+        """Keys that still work but should be renamed; start-up logs each."""
+        found = []
+        if self.smtp.transcript_idle_minutes is not None:
+            found.append("smtp.transcript_idle_minutes is deprecated: use "
+                         "chat.idle_close_minutes (CHATSERVER_CHAT__IDLE_CLOSE_MINUTES)")
+        return found
 
     @property
     def own_origin(self) -> str:

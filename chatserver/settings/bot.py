@@ -1,20 +1,21 @@
 """The `[bot]` settings section: the built-in FAQ assistant (docs/bot.md).
 
-Kept apart from chatserver/settings.py only to keep that file short; `Settings.bot` is this.
+`Settings.bot` (chatserver/settings/__init__.py) is this.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from chatserver.settings.section import Section
 
 # The example FAQ of a small web shop, shipped with chatserver.
-EXAMPLE_FAQ = Path(__file__).resolve().parent / "faq" / "example_shop.toml"
+EXAMPLE_FAQ = Path(__file__).resolve().parent.parent / "faq" / "example_shop.toml"
 
 
-class BotSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+class BotSettings(Section):
 
     enabled: bool = Field(
         True, description="Start every new conversation with the automatic FAQ assistant; it "

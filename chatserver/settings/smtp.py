@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from chatserver.settings.section import Section
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class SmtpSettings(_Section):
+class SmtpSettings(Section):
     """Outgoing email (docs/email.md). With no host, emails go to a maildir under data_dir."""
 
     host: str = Field(
@@ -52,13 +50,13 @@ class SmtpSettings(_Section):
         True, description="Offer to email the visitor the transcript when the chat ends; when "
         "off, the `transcript` event is refused (and the privacy notice says nothing about it)."
     )
-    transcript_idle_minutes: float = Field(
-        60.0, ge=0, description="Close an open conversation after this many minutes without "
-        "a message (and send its transcript if the visitor asked for one); 0 never closes."
+    transcript_idle_minutes: float | None = Field(
+        None, ge=0, description="Deprecated: use chat.idle_close_minutes, which this sets when "
+        "given (start-up logs a warning)."
     )
     poll_seconds: float = Field(
         30.0, gt=0, le=3600,
-        description="How often the email worker looks for due emails and idle conversations.",
+        description="How often the email worker looks for due emails when nothing wakes it.",
     )
 
     @field_validator("from_address", "team_address")
