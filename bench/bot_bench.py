@@ -21,8 +21,10 @@ import statistics
 import time
 from pathlib import Path
 
-from chatserver.services import bot, bot_eval, bot_faq
-from chatserver.services.bot_match import Document, Index
+from chatserver.services.assistant import bot
+from chatserver.services.assistant import evaluation as bot_eval
+from chatserver.services.assistant import faq as bot_faq
+from chatserver.services.assistant.match import Document, Index
 from chatserver.settings import LANGUAGES, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatserver.app import build_context  # noqa: E402
 from chatserver.db import migrate  # noqa: E402
-from chatserver.services import retention  # noqa: E402
+from chatserver.services.privacy import retention  # noqa: E402
 from chatserver.services.events import EventBus  # noqa: E402
 from chatserver.settings import load_settings  # noqa: E402
 

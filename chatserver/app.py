@@ -20,20 +20,14 @@ from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
-from chatserver.services import (
-    bot,
-    idle,
-    notice,
-    outbox,
-    presence,
-    residency,
-    retention,
-    transcripts,
-)
+from chatserver.services import idle, presence
+from chatserver.services.assistant import bot
 from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
+from chatserver.services.email import outbox, transcripts
 from chatserver.services.events import EventBus
 from chatserver.services.metrics import Metrics
+from chatserver.services.privacy import notice, residency, retention
 from chatserver.settings import Settings
 
 log = logging.getLogger(__name__)

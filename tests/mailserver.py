@@ -19,7 +19,7 @@ from babel.dates import format_datetime
 from sqlmodel import select
 
 from chatserver.db.models import Conversation, OutboxEmail
-from chatserver.services import outbox
+from chatserver.services.email import outbox
 from tests.conftest import Chat, free_port
 
 TEAM = "team@example.fi"

@@ -14,7 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chatserver.services import bot, bot_faq
+from chatserver.services.assistant import bot
+from chatserver.services.assistant import faq as bot_faq
 from chatserver.settings import load_settings
 from tests.conftest import Chat
 
@@ -252,7 +253,7 @@ def test_bot_eval_command_reports_the_shipped_set_above_the_targets(
 
     for name in [n for n in os.environ if n.startswith("CHATSERVER_")]:
         monkeypatch.delenv(name)
-    labelled = Path(bot_faq.__file__).resolve().parent.parent / "faq" / "example_shop_eval.tsv"
+    labelled = Path(bot_faq.__file__).resolve().parents[2] / "faq" / "example_shop_eval.tsv"
     # Exits with 1 below the shares: answered right directly, refused out of scope, right
     # answered or offered, and above the share of wrong direct answers.
     main(["bot", "eval", str(labelled), "--min", "0.8", "--min-reach", "0.9",

@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
-from chatserver.services import bot, bot_eval, bot_faq, bot_privacy
+from chatserver.services.assistant import bot
+from chatserver.services.assistant import evaluation as bot_eval
+from chatserver.services.assistant import faq as bot_faq
+from chatserver.services.assistant import privacy_answers as bot_privacy
 from chatserver.settings import load_settings
 from tests.browser import (  # noqa: F401  (fixtures)
     axe_source,

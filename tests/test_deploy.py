@@ -12,7 +12,7 @@ from typing import Any, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
-from chatserver.services import residency
+from chatserver.services.privacy import residency
 from chatserver.settings import ENV_PREFIX, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

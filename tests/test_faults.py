@@ -386,7 +386,7 @@ async def test_smtp_that_accepts_and_never_answers_then_comes_back_delivers_once
 
     smtp.start()
     clock.advance(seconds=31)
-    from chatserver.services import outbox
+    from chatserver.services.email import outbox
 
     outbox.wake(chat.ctx)
     await smtp.inbox.wait(mailserver.VISITOR)

@@ -11,7 +11,8 @@ import pytest
 
 from chatserver.db import migrate
 from chatserver.db.models import Conversation, Message
-from chatserver.services import idle, outbox, transcripts
+from chatserver.services import idle
+from chatserver.services.email import outbox, transcripts
 from tests import mailserver
 from tests.mailserver import (
     VISITOR,

@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import select
 
 from chatserver.db.models import AuditEvent
-from chatserver.services import offline, outbox
 from chatserver.services.conversations import Visitor
+from chatserver.services.email import offline, outbox
 from chatserver.settings import ConfigError, load_settings
 from tests import mailserver
 from tests.mailserver import (

@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from chatserver.app import create_app
 from chatserver.db.models import AgentConnection, OutboxEmail
-from chatserver.services import metrics, retention
+from chatserver.services import metrics
+from chatserver.services.privacy import retention
 from chatserver.settings import Settings
 from tests.conftest import Chat
 

@@ -18,8 +18,8 @@ from sqlmodel import SQLModel
 
 from chatserver.db.models import Conversation, NoticeVersion
 from chatserver.i18n import Translator
-from chatserver.services import notice
-from chatserver.services.notice_render import SECTION_IDS, Features
+from chatserver.services.privacy import notice
+from chatserver.services.privacy.notice_render import SECTION_IDS, Features
 from chatserver.settings import LANGUAGES, Settings, load_settings
 from tests.conftest import Chat
 

@@ -9,7 +9,7 @@ import pytest
 
 from chatserver.app import create_app
 from chatserver.cli import main
-from chatserver.services import residency
+from chatserver.services.privacy import residency
 from chatserver.settings import ConfigError, Settings, load_settings
 
 

@@ -24,9 +24,9 @@ from chatserver.db.models import (
     OfflineMessage,
     OutboxEmail,
 )
-from chatserver.services import retention
 from chatserver.services.context import Context
 from chatserver.services.events import EventBus
+from chatserver.services.privacy import retention
 from chatserver.settings import Settings
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -183,7 +183,7 @@ async def test_cli_exports_and_erases_by_email(chat: Chat, tmp_path: Path) -> No
 async def test_a_sent_transcript_still_ties_the_conversation_to_the_address(chat: Chat) -> None:
     from sqlalchemy import update
 
-    from chatserver.services import rights
+    from chatserver.services.privacy import rights
 
     _visitor, conversation_id = await start_chat(chat, "lähetetty historia")
     # The state the email worker leaves: the transcript row sent, the address forgotten.

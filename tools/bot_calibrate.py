@@ -20,8 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatserver.services import bot, bot_confidence, bot_faq  # noqa: E402
-from chatserver.services.bot_eval import read  # noqa: E402
+from chatserver.services.assistant import bot  # noqa: E402
+from chatserver.services.assistant import confidence as bot_confidence  # noqa: E402
+from chatserver.services.assistant import faq as bot_faq  # noqa: E402
+from chatserver.services.assistant.evaluation import read  # noqa: E402
 
 DEV = sorted((ROOT / "corpus" / "bot" / "dev").iterdir())
 SHOP = (ROOT / "chatserver" / "faq" / "example_shop.toml",

@@ -13,7 +13,7 @@ from chatserver.http.api import Password
 from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
-from chatserver.services import agent_admin, audit_log, canned
+from chatserver.services import agents, audit, canned
 from chatserver.services.views import agent_view
 from chatserver.settings import LANGUAGES
 from chatserver.validation import Line, Payload, Words, query_text
@@ -45,7 +45,7 @@ def _id(request: web.Request, name: str) -> int:
 async def update_agent(request: web.Request) -> web.Response:
     caller = await authenticate(request, admin=True)
     body = await read_json(request, AgentPatch)
-    agent = await agent_admin.update(request.app[CONTEXT], caller.agent,
+    agent = await agents.admin_update(request.app[CONTEXT], caller.agent,
                                      _id(request, "agent_id"), role=body.role,
                                      disabled=body.disabled)
     return web.json_response({"ok": True, "agent": agent_view(agent)})
@@ -54,7 +54,7 @@ async def update_agent(request: web.Request) -> web.Response:
 async def reset_password(request: web.Request) -> web.Response:
     caller = await authenticate(request, admin=True)
     body = await read_json(request, PasswordIn)
-    await agent_admin.reset_password(request.app[CONTEXT], caller.agent,
+    await agents.admin_reset_password(request.app[CONTEXT], caller.agent,
                                      _id(request, "agent_id"), body.password)
     return web.json_response({"ok": True})
 
@@ -108,17 +108,17 @@ async def list_audit(request: web.Request) -> web.Response:
                            _("“{field}” must be a whole number from {low} to {high}."),
                            field="before", low=1, high=10**18)
     ctx = request.app[CONTEXT]
-    events = await audit_log.search(
+    events = await audit.search(
         ctx,
         actor=query_text(query.get("actor"), "actor", 40),
         action=query_text(query.get("action"), "action", 40),
-        since=audit_log.parse_moment(since[:40], "since") if since else None,
-        until=audit_log.parse_moment(until[:40], "until", end_of_day=True) if until else None,
+        since=audit.parse_moment(since[:40], "since") if since else None,
+        until=audit.parse_moment(until[:40], "until", end_of_day=True) if until else None,
         before=int(before) if before else None,
         limit=int(limit),
     )
     return web.json_response({"ok": True, "events": events,
-                              "actions": await audit_log.actions(ctx)})
+                              "actions": await audit.actions(ctx)})
 
 
 async def retention(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from pydantic import StringConstraints
 
 from chatserver.http.common import authenticate, read_json
 from chatserver.keys import CONTEXT
-from chatserver.services import rights
+from chatserver.services.privacy import rights
 from chatserver.validation import EMAIL_FORMAT, Line, Payload, parse
 
 

@@ -11,7 +11,7 @@ from chatserver.errors import Code, ServiceError
 from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
-from chatserver.services import offline, outbox
+from chatserver.services.email import offline, outbox
 from chatserver.validation import Payload, Words, record_id
 
 

@@ -17,7 +17,7 @@ from chatserver.errors import Code, ServiceError
 from chatserver.http.common import request_language
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
-from chatserver.services import notice
+from chatserver.services.privacy import notice
 from chatserver.services.views import iso
 from chatserver.settings import LANGUAGES
 from chatserver.validation import query_text

@@ -14,7 +14,8 @@ from aiohttp import web
 from chatserver.http.common import request_language
 from chatserver.http.widget import allow_host_origin
 from chatserver.keys import CONTEXT
-from chatserver.services import notice, presence
+from chatserver.services import presence
+from chatserver.services.privacy import notice
 from chatserver.services.ui_strings import widget_strings
 from chatserver.settings import LANGUAGES
 

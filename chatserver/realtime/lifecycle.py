@@ -18,7 +18,7 @@ import socketio
 from aiohttp import web
 
 from chatserver.keys import AGENTS, CONTEXT, SIO, VISITORS
-from chatserver.services import node
+from chatserver.services import presence
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ async def drain(app: web.Application) -> None:
         namespace.draining = True
     if any(namespace.connections for namespace in namespaces):
         try:
-            await node.announce_shutdown(ctx)
+            await presence.announce_shutdown(ctx)
         except Exception:
             log.exception("shutdown: could not tell the clients")
         try:
@@ -102,7 +102,7 @@ async def drain(app: web.Application) -> None:
     except TimeoutError:
         log.warning("shutdown: connections still closing after %.0f s", DRAIN_SECONDS)
     try:
-        await node.leave(ctx)
+        await presence.forget_node(ctx)  # visitors and agents everywhere hear it now
     except Exception:
         log.exception("shutdown: could not remove this node's presence")
 

@@ -19,11 +19,13 @@ from chatserver.realtime.payloads import (
     VisitorAuth,
     VisitorMessage,
 )
-from chatserver.services import conversations, notice, offline, presence, queue, rights, routing
+from chatserver.services import conversations, presence, queue, routing
 from chatserver.services.address_limits import counted_as
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
+from chatserver.services.email import offline
 from chatserver.services.events import VISITOR_NS, conversation_room
+from chatserver.services.privacy import notice, rights
 from chatserver.services.tokens import token_hash
 from chatserver.validation import message_text, parse
 

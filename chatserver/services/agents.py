@@ -274,3 +274,29 @@ async def agent_for_api_token(ctx: Context, token: str) -> Agent | None:
     if agent is None or agent.disabled:
         return None
     return agent
+
+
+# What an admin changes about other accounts from the console: role, disabled, password. An
+# admin cannot demote or disable their own account, so a console never locks itself out.
+
+async def admin_update(ctx: Context, actor: Agent, agent_id: int, *, role: str | None = None,
+                 disabled: bool | None = None) -> Agent:
+    if agent_id == actor.id and (disabled or (role is not None and role != "admin")):
+        raise ServiceError(Code.FORBIDDEN,
+                           _("You cannot disable your own account or remove your own admin "
+                             "role."))
+    agent: Agent | None = None
+    if role is not None:
+        agent = await set_role(ctx, agent_id, role, actor_id=actor.id)
+    if disabled is not None:
+        agent = await set_disabled(ctx, agent_id, disabled, actor_id=actor.id)
+    if agent is None:
+        for found in await list_agents(ctx):
+            if found.id == agent_id:
+                return found
+        raise ServiceError(Code.NOT_FOUND, _("No such agent."))
+    return agent
+
+
+async def admin_reset_password(ctx: Context, actor: Agent, agent_id: int, password: str) -> None:
+    await set_password(ctx, agent_id, password, actor_id=actor.id)

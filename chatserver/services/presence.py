@@ -157,3 +157,14 @@ async def forget_node(ctx: Context) -> None:
         )
     await publish_availability(ctx)
     await publish_agents(ctx)
+
+
+SHUTDOWN_EVENT = "shutdown"
+
+
+async def announce_shutdown(ctx: Context) -> None:
+    """This node is going away: `shutdown` `{"reconnect": true}` to its own sockets only. The
+    node then closes their connections at the transport level, so a socket.io client reconnects
+    by itself, through the proxy, to a node that is still up, and resumes as after any
+    reconnect (visitors with their token and `history` after the last seq)."""
+    await ctx.bus.to_clients_here(SHUTDOWN_EVENT, {"reconnect": True})

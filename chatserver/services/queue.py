@@ -3,6 +3,8 @@ agent's own, a visitor's place in line, and the pushes when any of that changes.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func
@@ -10,7 +12,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db.models import Agent, Conversation
-from chatserver.services import queue_positions
 from chatserver.services.context import Context
 from chatserver.services.views import agent_conversation_view, visitor_conversation_view
 
@@ -64,8 +65,29 @@ async def publish(ctx: Context) -> None:
     conversations = await waiting(ctx)
     await ctx.bus.to_all_agents("queue", {"conversations": conversations})
     # Only visitors whose position moved: appending to the queue moves nobody.
-    for conversation_id, position in queue_positions.changed(ctx, conversations):
+    for conversation_id, position in _changed_positions(ctx, conversations):
         await ctx.bus.to_visitors_of(
             conversation_id, "conversation",
             {"id": conversation_id, "state": "queued", "queue_position": position},
         )
+
+
+# Which queued visitors need to hear a new queue position (docs/performance.md).
+#
+# A new conversation joins the end of the queue, so nobody ahead of it moves; only a claim or a
+# close moves the ones behind. Sending every queued visitor its position on every change made
+# opening N conversations cost N² emits. This remembers, per node, the position last sent for each
+# queued conversation and yields only the ones that changed. Positions only ever fall while a
+# conversation waits, so a node that missed another node's emit sends the same value again at
+# worst, never a stale one.
+_sent: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _changed_positions(ctx: Context, queued: list[dict[str, Any]]) -> Iterator[tuple[str, int]]:
+    """(conversation id, position) for each queued conversation whose position is new."""
+    previous = _sent.get(ctx.db, {})
+    current = {item["id"]: position for position, item in enumerate(queued, start=1)}
+    _sent[ctx.db] = current  # conversations that left the queue are forgotten here
+    for conversation_id, position in current.items():
+        if previous.get(conversation_id) != position:
+            yield conversation_id, position

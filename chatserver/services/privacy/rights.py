@@ -28,10 +28,11 @@ from chatserver.db.models import (
 )
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, queue, retention
+from chatserver.services import audit, queue
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
-from chatserver.services.offline import valid_address
+from chatserver.services.email.offline import valid_address
+from chatserver.services.privacy import retention
 from chatserver.services.views import iso, message_view
 
 EXPORT_FORMAT = "chatserver-export/1"

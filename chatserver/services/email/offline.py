@@ -16,9 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Agent, Conversation, OfflineMessage, OutboxEmail
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import address_limits, audit, mailer, outbox
+from chatserver.services import address_limits, audit
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
+from chatserver.services.email import mailer, outbox
 from chatserver.services.views import iso
 
 MAX_REPLY_CHARS = 20_000

@@ -27,9 +27,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db.models import Conversation, OutboxEmail
-from chatserver.services import audit, mailer
+from chatserver.services import audit
 from chatserver.services.background import background
 from chatserver.services.context import Context
+from chatserver.services.email import mailer
 from chatserver.services.views import iso
 
 log = logging.getLogger(__name__)

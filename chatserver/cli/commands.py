@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatserver import cli_bot, cli_privacy
+from chatserver.cli import bot as cli_bot
+from chatserver.cli import privacy as cli_privacy
+from chatserver.cli.context import with_context
 from chatserver.errors import ServiceError
 from chatserver.settings import ConfigError, Settings, load_settings
 
@@ -79,20 +79,6 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-def _with_context(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
-    from chatserver.app import build_context
-    from chatserver.services.events import EventBus
-
-    async def run() -> None:
-        ctx = build_context(settings, EventBus(None))
-        try:
-            await work(ctx)
-        finally:
-            await ctx.engine.dispose()
-
-    asyncio.run(run())
-
-
 def _agent_command(settings: Settings, args: argparse.Namespace) -> None:
     from chatserver.services import agents
 
@@ -120,7 +106,7 @@ def _agent_command(settings: Settings, args: argparse.Namespace) -> None:
             agent = await agents.get_by_email(ctx, args.email)
             print(await agents.create_api_token(ctx, agent.id or 0, args.label))
 
-    _with_context(settings, work)
+    with_context(settings, work)
 
 
 def _ensure_demo_agent(settings: Settings) -> None:
@@ -137,7 +123,7 @@ def _ensure_demo_agent(settings: Settings) -> None:
         except ServiceError:
             await agents.create_agent(ctx, DEMO_EMAIL, "Demo", password, "admin", "en")
 
-    _with_context(settings, work)
+    with_context(settings, work)
     print(f"\n  Demo agent login: {DEMO_EMAIL} / {password}\n", flush=True)
 
 
@@ -150,7 +136,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from chatserver.realtime import tuning
 
     setup_logging(settings)
-    from chatserver.services import residency
+    from chatserver.services.privacy import residency
 
     try:
         residency.enforce(settings)  # before anything else: personal data stays in the EU/EEA

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chatserver.cli.context import with_context
 from chatserver.settings import Settings
 
 COMMANDS = ("purge", "dsar")
@@ -35,12 +36,10 @@ def add_commands(commands: Any) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
-    from chatserver.cli import _with_context
-
     if args.command == "purge":
-        _with_context(settings, lambda ctx: _purge(ctx, args.dry_run))
+        with_context(settings, lambda ctx: _purge(ctx, args.dry_run))
     else:
-        _with_context(settings, lambda ctx: _dsar(ctx, args))
+        with_context(settings, lambda ctx: _dsar(ctx, args))
 
 
 class _Bar:
@@ -67,7 +66,7 @@ class _Bar:
 
 
 async def _purge(ctx: Any, dry_run: bool) -> None:
-    from chatserver.services import retention
+    from chatserver.services.privacy import retention
 
     due = await retention.due(ctx)
     if dry_run:
@@ -82,7 +81,7 @@ async def _purge(ctx: Any, dry_run: bool) -> None:
 
 
 async def _dsar(ctx: Any, args: argparse.Namespace) -> None:
-    from chatserver.services import rights
+    from chatserver.services.privacy import rights
 
     actor = rights.Actor("cli")
     if args.action == "find":

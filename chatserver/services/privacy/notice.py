@@ -22,7 +22,7 @@ from sqlmodel import select
 from chatserver.db.models import NoticeVersion
 from chatserver.i18n import Translator
 from chatserver.services.context import Context
-from chatserver.services.notice_render import Features, features, render
+from chatserver.services.privacy.notice_render import Features, features, render
 from chatserver.settings import LANGUAGES, Settings
 
 

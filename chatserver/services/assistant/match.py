@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chatserver.services.bot_text import MIN_HEAD, Analyzer, Word, grams, words_of
+from chatserver.services.assistant.text import MIN_HEAD, Analyzer, Word, grams, words_of
 
 STRONG, WEAK = 1.0, 0.7  # how much a word counts in the questions/title/keywords and the answer
 PART = 0.8  # a compound's part standing for the whole, in either direction

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatserver.services.bot import decide
+from chatserver.services.assistant.bot import decide
 from chatserver.settings import LANGUAGES, ConfigError, Settings
 
 QUESTIONS, FAQ = "questions.tsv", "faq.toml"

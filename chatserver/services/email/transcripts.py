@@ -19,8 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db.models import Conversation, Message, OutboxEmail
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import mailer, outbox
 from chatserver.services.context import Context
+from chatserver.services.email import mailer, outbox
 
 log = logging.getLogger(__name__)
 

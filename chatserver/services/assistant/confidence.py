@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from chatserver.services.bot_match import Match
+from chatserver.services.assistant.match import Match
 
 FEATURES = ("coverage", "lead", "share", "unknown", "rarest_unknown", "words", "second",
             "examples")

@@ -52,7 +52,8 @@ def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
-    from chatserver.services import bot, bot_eval
+    from chatserver.services.assistant import bot
+    from chatserver.services.assistant import evaluation as bot_eval
 
     settings = _with_overrides(settings, args)
     path = Path(getattr(args, "file", "") or ".")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import notice
 from chatserver.services.context import Context
-from chatserver.services.notice_render import features
+from chatserver.services.privacy import notice
+from chatserver.services.privacy.notice_render import features
 
 IDS = ("privacy.stored", "privacy.retention", "privacy.location", "privacy.access",
        "privacy.erase", "privacy.cookies", "privacy.controller", "privacy.transcript",

@@ -26,9 +26,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import bot_confidence, bot_faq, bot_privacy, presence, queue
-from chatserver.services.bot_match import Document, Index
-from chatserver.services.bot_text import words_of
+from chatserver.services import presence, queue
+from chatserver.services.assistant import confidence as bot_confidence
+from chatserver.services.assistant import faq as bot_faq
+from chatserver.services.assistant import privacy_answers as bot_privacy
+from chatserver.services.assistant.match import Document, Index
+from chatserver.services.assistant.text import words_of
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor, open_conversation
 from chatserver.services.messages import append
@@ -36,7 +39,7 @@ from chatserver.services.views import message_view
 from chatserver.settings import LANGUAGES, Settings
 
 log = logging.getLogger(__name__)
-PRIVACY_FAQ = Path(__file__).resolve().parent.parent / "faq" / "privacy.toml"
+PRIVACY_FAQ = Path(__file__).resolve().parents[2] / "faq" / "privacy.toml"
 
 GREETING = _("Hello! I am an automatic assistant and I answer common questions right away. "
              "To chat with a person, just say so.")
