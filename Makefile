@@ -15,13 +15,14 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the test suite drives for real: PostgreSQL and Redis for the multi-node tests,
-# Chromium for the browser tests. Skipped (tests then say why) where apt-get is not available.
+# Chromium for the browser tests, nginx for deploy/nginx.conf. Skipped (tests then say why) where apt-get is not available.
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  missing=""; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -50,10 +51,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check chatserver tests
 	$(BIN)/mypy
 
-# Extract marked strings, then update the fi/sv/en catalogs (translations in tools/translations_*.py).
+# Extract marked strings into the template, merge it into the fi/sv/en catalogs (the .po files
+# are where translations live: edit them, and this keeps them), and list what is untranslated.
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -o locales/messages.pot --no-location --omit-header chatserver
-	$(BIN)/python tools/fill_catalogs.py
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete -w 100
+	$(BIN)/python tools/untranslated.py
 
 # Regenerate the configuration reference in the README from the settings models.
 docs: $(STAMP)

@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from chatserver.db.models import Conversation, OutboxEmail
 from chatserver.services.email import outbox
-from tests.conftest import Chat, free_port
+from tests.helpers import Chat, free_port
 
 TEAM = "team@example.fi"
 VISITOR = "visitor@example.fi"

@@ -20,7 +20,7 @@ from chatserver.app import create_app
 from chatserver.db.models import Conversation, Message
 from chatserver.http.openapi import Operation
 from chatserver.services import agents
-from tests.conftest import PASSWORD, Chat, free_port, make_settings
+from tests.helpers import PASSWORD, Chat, free_port, make_settings
 
 HOST_ORIGIN = "https://shop.example.fi"
 FOREIGN_ORIGIN = "https://evil.example"

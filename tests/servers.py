@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 
 async def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

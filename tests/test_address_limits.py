@@ -27,7 +27,7 @@ from chatserver.services.address_limits import (
     counted_as,
 )
 from chatserver.settings import ConfigError, load_settings
-from tests.conftest import PASSWORD, Chat, Client
+from tests.helpers import PASSWORD, Chat, Client
 from tests.mailserver import Clock
 
 PROXY = ["127.0.0.1"]  # the test clients connect from here, as a reverse proxy would

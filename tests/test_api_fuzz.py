@@ -31,7 +31,7 @@ from chatserver.app import create_app
 from chatserver.http import openapi
 from chatserver.keys import CONTEXT
 from chatserver.services import agents, canned
-from tests.conftest import PASSWORD, Client, free_port, make_settings
+from tests.helpers import PASSWORD, Client, free_port, make_settings
 
 T = TypeVar("T")
 # Generated cases per operation and role (the schema's examples and the coverage phase come on

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.conftest import PASSWORD, Chat
+from tests.helpers import PASSWORD, Chat
 
 
 async def _login(chat: Chat, http: aiohttp.ClientSession, email: str, password: str

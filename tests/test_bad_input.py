@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from chatserver.db.models import Conversation, Message
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 
 async def _counts(chat: Chat) -> tuple[int, int]:

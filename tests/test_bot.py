@@ -2,7 +2,7 @@
 online agent, the offline form when nobody is online, privacy answers from the live notice,
 and the visitor's explicit hand-off winning over a match. Plus the FAQ file's error messages.
 
-The other test files run with the bot off (tests/conftest.py); these turn it on.
+The other test files run with the bot off (tests/helpers.py); these turn it on.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from chatserver.services.assistant import bot
 from chatserver.services.assistant import faq as bot_faq
 from chatserver.settings import load_settings
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 BOT_ON = {"enabled": True}
 

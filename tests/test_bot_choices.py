@@ -33,7 +33,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     start_chat,
     widget_bundle,
 )
-from tests.conftest import Chat
+from tests.helpers import Chat
 from tests.test_bot import BOT_ON, bot_messages, faq_answer, t
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "bot"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 
 async def test_visitor_and_agent_chat_both_ways_in_order(chat: Chat) -> None:

@@ -26,7 +26,7 @@ from tests.browser import (  # noqa: F401  (fixtures used by the tests below)
     describe,
     widget_bundle,
 )
-from tests.conftest import PASSWORD, Chat, Client, free_port
+from tests.helpers import PASSWORD, Chat, Client, free_port
 
 pytestmark = pytest.mark.browser
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]

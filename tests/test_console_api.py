@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from chatserver.services.console_strings import CONSOLE_STRINGS
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 ADMIN = "admin@example.fi"
 ANNA = "anna@example.fi"

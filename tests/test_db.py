@@ -12,7 +12,7 @@ from sqlalchemy import text
 from chatserver.app import create_app
 from chatserver.db import migrate
 from chatserver.db.engine import make_engine
-from tests.conftest import Chat, free_port, make_settings
+from tests.helpers import Chat, free_port, make_settings
 
 TABLES = {"agent", "agent_session", "api_token", "login_failure", "agent_connection",
           "conversation", "message", "offline_message", "notice_version", "audit_event",

@@ -1,10 +1,14 @@
-"""deploy/ checked statically (Docker cannot run here): every CHATSERVER_* variable and TOML key
-the deployment files set is a real setting, their values load, and every file they name exists.
+"""deploy/: every CHATSERVER_* variable and TOML key the deployment files set is a real setting,
+their values load, and every file they name exists; and deploy/nginx.conf runs in a real nginx
+in front of a real node.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -14,6 +18,7 @@ from pydantic import BaseModel
 
 from chatserver.services.privacy import residency
 from chatserver.settings import ENV_PREFIX, Settings, load_settings
+from tests.helpers import Chat, Client, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -200,6 +205,69 @@ def test_the_proxy_passes_websockets_and_keeps_sessions_on_one_node() -> None:
     assert upstream == ["app1", "app2"]
     for name in upstream:
         assert re.search(rf"^  {name}:$", compose, re.M)
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make system-deps installs it)")
+async def test_a_chat_runs_through_the_shipped_nginx_conf_over_websockets(
+        chat: Chat, tmp_path: Path) -> None:
+    """deploy/nginx.conf itself, run by a real nginx in front of a real node: the visitor's
+    WebSocket (only that transport) and an agent's chat pass through it."""
+    port = free_port()
+    site = (DEPLOY / "nginx.conf").read_text()
+    site = re.sub(r"server app\d:8080", f"server 127.0.0.1:{chat.server.port}", site)
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    site = site.replace("/var/log/nginx/access.log", str(tmp_path / "access.log"))
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n  client_body_temp_path {tmp_path};\n  proxy_temp_path {tmp_path};\n"
+        f"  include {tmp_path}/site.conf;\n}}\n")
+    assert NGINX is not None
+    proxy = await asyncio.create_subprocess_exec(
+        NGINX, "-e", str(tmp_path / "error.log"), "-p", str(tmp_path),
+        "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await _until_listening(port, proxy)
+        agent = await chat.agent("anna@example.fi", "Anna")
+        visitor = Client("/visitor")
+        await visitor.connect(f"http://127.0.0.1:{port}", auth={
+            "lang": "en", "notice_version": await chat.notice_version()})
+        chat.clients.append(visitor.sio)
+        assert visitor.sio.transport() == "websocket"
+        sent = await visitor.call("message", {"client_id": "c1", "text": "through nginx"})
+        assert sent["ok"], sent
+        conversation_id = sent["message"]["conversation_id"]
+        assert (await agent.call("claim", {"conversation_id": conversation_id}))["ok"]
+        await agent.call("message", {"conversation_id": conversation_id, "client_id": "a1",
+                                     "text": "hello back"})
+        answer = await visitor.next("message", where=lambda m: m["author"]["kind"] == "agent")
+        assert answer["text"] == "hello back"
+        await visitor.sio.disconnect()  # a WebSocket request is logged when it ends
+        for _attempt in range(50):
+            if (tmp_path / "access.log").read_text():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        proxy.terminate()
+        await asyncio.wait_for(proxy.wait(), 10)
+    logged = (tmp_path / "access.log").read_text()
+    assert "/socket.io/" in logged and "127.0.0.1" not in logged  # no client addresses
+
+
+async def _until_listening(port: int, process: asyncio.subprocess.Process) -> None:
+    for _attempt in range(100):
+        if process.returncode is not None:
+            output = await process.stdout.read() if process.stdout else b""
+            raise AssertionError(f"nginx stopped: {output.decode(errors='replace')}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("nginx did not start listening")
 
 
 def test_the_routes_the_deploy_files_use_exist(tmp_path: Path) -> None:

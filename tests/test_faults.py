@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 
 from tests import mailserver
-from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port
+from tests.helpers import CHEAP_ARGON2, Chat, Client, free_port
 from tests.servers import wait_until_ready
 
 # Visitors writing at once (so the group commit batches several of them) and the messages each

@@ -25,7 +25,7 @@ from chatserver.errors import Code
 from chatserver.keys import SIO
 from chatserver.realtime import payloads
 from chatserver.validation import Payload
-from tests.conftest import Chat, Client
+from tests.helpers import Chat, Client
 
 # Every event of the contract and the model its payload must match (docs/protocol.md).
 EVENTS: dict[str, dict[str, type[Payload]]] = {

@@ -22,7 +22,7 @@ from chatserver.db.models import OutboxEmail
 from chatserver.logs import LEAKY_LOGGERS, AccessLogger, JsonFormatter, setup_logging
 from chatserver.services import agents
 from chatserver.settings import Settings
-from tests.conftest import PASSWORD, Chat, Client
+from tests.helpers import PASSWORD, Chat, Client
 
 
 class Capture(logging.Handler):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from chatserver.db.models import Message
 from chatserver.errors import ServiceError
 from chatserver.services import agents, message_batch
-from tests.conftest import Chat
+from tests.helpers import Chat
 from tests.test_query_counts import statements
 
 
@@ -134,13 +136,35 @@ async def test_the_socket_path_acknowledges_a_retry_with_the_first_message(chat:
     assert [m.text for m in await _stored(chat, conversation_id)].count("once") == 1
 
 
-async def test_batching_can_be_switched_off(chat_factory: Any) -> None:
-    chat: Chat = await chat_factory(performance={"batch_messages": False})
+@pytest.mark.parametrize("batched", [True, False])
+async def test_batching_can_be_switched_off(chat_factory: Any, batched: bool) -> None:
+    chat: Chat = await chat_factory(performance={"batch_messages": batched})
     agent_client = await chat.agent("anna@example.fi", "Anna")
     conversation_id = await _claimed_conversation(chat, agent_client, 1)
     reply = await agent_client.call("message", {"conversation_id": conversation_id,
                                                 "client_id": "r", "text": "hi"})
     assert reply["ok"] and reply["message"]["seq"] >= 2
+    # Ten visitors writing at once (one connection's events are handled in order, so the
+    # messages come from ten): switched off, each has a commit of its own.
+    visitors = [await chat.visitor("en") for _ in range(10)]
+    for n, visitor in enumerate(visitors):
+        assert (await visitor.call("message", {"client_id": "first", "text": f"v{n}"}))["ok"]
+    commits: list[object] = []
+    engine = chat.ctx.engine.sync_engine
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(engine, "commit", committed)
+    try:
+        acks = await asyncio.gather(*(visitor.call("message", {"client_id": "second",
+                                                               "text": "again"})
+                                      for visitor in visitors))
+    finally:
+        event.remove(engine, "commit", committed)
+    assert all(ack["ok"] for ack in acks)
+    # (Batched, how many commits they share depends on how the events arrive; at most ten.)
+    assert (len(commits) <= 10) if batched else (len(commits) >= 10), len(commits)
 
 
 async def test_queue_positions_are_sent_only_to_visitors_who_moved(chat: Chat) -> None:

@@ -29,7 +29,7 @@ from chatserver.db.models import AgentConnection, Conversation
 from chatserver.keys import AGENTS
 from chatserver.services import conversations, presence, queue
 from chatserver.settings import Settings
-from tests.conftest import CHEAP_ARGON2, Chat, Client, free_port, make_settings
+from tests.helpers import CHEAP_ARGON2, Chat, Client, free_port, make_settings
 from tests.servers import wait_until_ready
 
 pytestmark = pytest.mark.postgres

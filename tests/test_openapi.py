@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 
 async def test_openapi_document_lists_every_api_route(chat: Chat) -> None:

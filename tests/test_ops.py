@@ -16,7 +16,7 @@ from chatserver.db.models import AgentConnection, OutboxEmail
 from chatserver.services import metrics
 from chatserver.services.privacy import retention
 from chatserver.settings import Settings
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 
 class Clock:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from chatserver.db.models import AgentConnection
 from chatserver.keys import AGENTS
 from chatserver.services import presence
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 
 async def test_a_node_restores_rows_that_another_node_expired(chat: Chat) -> None:

@@ -21,10 +21,10 @@ from chatserver.i18n import Translator
 from chatserver.services.privacy import notice
 from chatserver.services.privacy.notice_render import SECTION_IDS, Features
 from chatserver.settings import LANGUAGES, Settings, load_settings
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTICE_SOURCES = ("chatserver/services/notice_render.py", "chatserver/http/privacy.py")
+NOTICE_SOURCES = ("chatserver/services/privacy/notice_render.py", "chatserver/http/privacy.py")
 TRANSLATOR = Translator()
 
 

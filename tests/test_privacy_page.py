@@ -15,7 +15,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     browser_type_launch_args,
     widget_bundle,
 )
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ import pytest
 
 from chatserver.http.proxies import client_address, networks
 from chatserver.settings import ConfigError, load_settings
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def test_the_client_is_the_last_untrusted_hop() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from chatserver.cli import main
 from chatserver.db.models import AuditEvent, Conversation, Message, OfflineMessage, OutboxEmail
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 
 async def start_chat(chat: Chat, text: str, email: str | None = None,

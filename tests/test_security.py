@@ -17,7 +17,7 @@ from chatserver.http.openapi import OPERATIONS, Operation
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.visitor import VisitorNamespace
 from chatserver.services.tokens import token_hash
-from tests.conftest import Client
+from tests.helpers import Client
 from tests.security_world import (
     AGENT,
     CALLERS,

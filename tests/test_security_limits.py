@@ -22,7 +22,7 @@ from chatserver.http.openapi import OPERATIONS, Operation
 from chatserver.realtime import payloads
 from chatserver.services import agents, tokens
 from chatserver.validation import Payload
-from tests.conftest import Chat
+from tests.helpers import Chat
 from tests.mailserver import Clock
 from tests.security_world import ADMIN, World, assert_error, op_id, running_world
 from tests.test_security import AGENT_PAYLOADS, VISITOR_PAYLOADS
@@ -223,7 +223,7 @@ def test_every_event_with_string_fields_is_listed() -> None:
 async def _connected(world: World, namespace: str) -> Any:
     if namespace == "/visitor":
         return await world.chat.visitor("en")
-    from tests.conftest import Client
+    from tests.helpers import Client
 
     client = Client("/agent")
     await client.connect(world.url, auth={"api_token": world.admin_token})

@@ -14,7 +14,7 @@ import socketio
 
 from chatserver.http.openapi import OPERATIONS, Operation
 from chatserver.services import agents, canned
-from tests.conftest import PASSWORD, Chat
+from tests.helpers import PASSWORD, Chat
 from tests.security_world import (
     ADMIN,
     FOREIGN_ORIGIN,

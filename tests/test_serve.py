@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import Client, free_port
+from tests.helpers import Client, free_port
 
 
 async def test_served_demo_agent_and_visitor_chat_both_ways(tmp_path: Path) -> None:

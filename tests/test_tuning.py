@@ -11,7 +11,7 @@ import pytest
 
 from chatserver.realtime import tuning
 from chatserver.settings.performance import PerformanceSettings
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 
 async def _offered_deflate(chat: Chat) -> str | None:

@@ -33,7 +33,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     storage_of,
     widget_bundle,
 )
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 BUDGET_GZIPPED = 25 * 1024
 

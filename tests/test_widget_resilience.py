@@ -27,7 +27,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     start_chat,
     widget_bundle,
 )
-from tests.conftest import Chat
+from tests.helpers import Chat
 
 XSS = [
     "<img src=x onerror=alert(1)>",
