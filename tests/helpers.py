@@ -167,3 +167,15 @@ class Client:
 
     async def emit(self, event: str, data: Any = None) -> None:
         await self.sio.emit(event, data, namespace=self.namespace)
+
+
+def namespace_events() -> dict[str, set[str]]:
+    """The events the /visitor and /agent namespaces of a real app dispatch on."""
+    import tempfile
+
+    from chatserver.app import create_app
+    from chatserver.keys import AGENTS, VISITORS
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        app = create_app(load_settings(environ={}, overrides={"data_dir": data_dir}))
+        return {"visitor": set(app[VISITORS].handlers), "agent": set(app[AGENTS].handlers)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatserver import config_reference
-from chatserver.settings import load_settings
+from tests.helpers import namespace_events
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,21 +17,12 @@ def test_readme_configuration_reference_is_current() -> None:
         assert f"`{key}`" in readme
 
 
-def test_every_socket_event_is_documented(tmp_path: Path) -> None:
+def test_every_socket_event_is_documented() -> None:
     protocol = (ROOT / "docs" / "protocol.md").read_text()
-    events = _events(tmp_path)
-    assert {"message", "claim", "transfer", "erase"} <= events
-    for event in events:
+    events = namespace_events()
+    assert {"message", "erase"} <= events["visitor"] and {"claim", "transfer"} <= events["agent"]
+    for event in events["visitor"] | events["agent"]:
         assert f"| `{event}` |" in protocol, f"docs/protocol.md does not describe `{event}`"
-
-
-def _events(tmp_path: Path) -> set[str]:
-    """The events the namespaces of a real app dispatch on."""
-    from chatserver.app import create_app
-    from chatserver.keys import AGENTS, VISITORS
-
-    app = create_app(load_settings(environ={}, overrides={"data_dir": str(tmp_path)}))
-    return set(app[VISITORS].handlers) | set(app[AGENTS].handlers)
 
 
 def test_every_security_pointer_names_a_real_test() -> None:

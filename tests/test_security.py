@@ -14,10 +14,8 @@ import pytest
 import socketio
 
 from chatserver.http.openapi import OPERATIONS, Operation
-from chatserver.realtime.agent import AgentNamespace
-from chatserver.realtime.visitor import VisitorNamespace
 from chatserver.services.tokens import token_hash
-from tests.helpers import Client
+from tests.helpers import Client, namespace_events
 from tests.security_world import (
     AGENT,
     CALLERS,
@@ -28,7 +26,6 @@ from tests.security_world import (
     op_id,
     running_world,
 )
-from tests.test_docs import _events
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +101,8 @@ def test_the_matrices_cover_every_route(world: World) -> None:
 
 # ------------------------------------------------------------------ socket events × callers
 
-VISITOR_EVENTS = _events(VisitorNamespace)
-AGENT_EVENTS = _events(AgentNamespace)
+VISITOR_EVENTS = namespace_events()["visitor"]
+AGENT_EVENTS = namespace_events()["agent"]
 
 # A valid payload for each event, with CONV standing for a conversation id.
 VISITOR_PAYLOADS: dict[str, Any] = {

@@ -1,26 +1,23 @@
 // The chat view: messages in seq order, the outbox with pending and failed states, typing, state.
 import { clientId, store } from './connection.js'
 import { h } from './dom.js'
-import { announce, closePanel, renderBadge, show } from './frame.js'
-import { E, S, errorText, save, t } from './state.js'
-import { eraseView, offlineView } from './views.js'
-import { connect, stopConnection } from './session.js'
+import { app, elements, errorText, save, state, t } from './state.js'
 
 export function buildChat () {
-  E.list = h('ol', { 'aria-label': t('messages'), tabindex: '0' })
-  E.typing = h('p', { class: 'typing' })
-  E.note = h('p', { class: 'bar', hidden: true }, t('nobody_online'), ' ',
-    h('button', { class: 'link', type: 'button', onclick: () => show(offlineView()) }, t('leave_message')))
-  E.handoff = h('p', { class: 'bar', hidden: true },
+  elements.list = h('ol', { 'aria-label': t('messages'), tabindex: '0' })
+  elements.typing = h('p', { class: 'typing' })
+  elements.note = h('p', { class: 'bar', hidden: true }, t('nobody_online'), ' ',
+    h('button', { class: 'link', type: 'button', onclick: () => app.show(app.offlineView()) }, t('leave_message')))
+  elements.handoff = h('p', { class: 'bar', hidden: true },
     h('button', { class: 'link', type: 'button', onclick: handoff }, t('talk_to_person')))
-  E.alert = h('p', { class: 'bar alert', role: 'alert' })
-  E.input = h('textarea', { id: 'cs-msg', maxlength: String((S.cfg.limits || {}).max_message_chars || 4000), onkeydown: onComposeKey, oninput: onTypingInput })
-  E.compose = h('form', { class: 'compose', novalidate: true, onsubmit: (ev) => { ev.preventDefault(); sendText() } },
-    h('label', { class: 'sr', for: 'cs-msg' }, t('your_message')), E.input,
+  elements.alert = h('p', { class: 'bar alert', role: 'alert' })
+  elements.input = h('textarea', { id: 'cs-msg', maxlength: String((state.cfg.limits || {}).max_message_chars || 4000), onkeydown: onComposeKey, oninput: onTypingInput })
+  elements.compose = h('form', { class: 'compose', novalidate: true, onsubmit: (ev) => { ev.preventDefault(); sendText() } },
+    h('label', { class: 'sr', for: 'cs-msg' }, t('your_message')), elements.input,
     h('button', { class: 'btn', type: 'submit' }, t('send')))
-  E.end = h('div', { class: 'end', hidden: true },
+  elements.end = h('div', { class: 'end', hidden: true },
     h('button', { class: 'btn', type: 'button', onclick: newChat }, t('new_chat')))
-  E.chat = h('div', { class: 'cv' }, E.list, E.typing, E.note, E.handoff, E.alert, E.compose, E.end)
+  elements.chat = h('div', { class: 'cv' }, elements.list, elements.typing, elements.note, elements.handoff, elements.alert, elements.compose, elements.end)
 }
 
 export function onComposeKey (ev) {
@@ -31,92 +28,92 @@ export function onComposeKey (ev) {
 }
 
 export function onTypingInput () {
-  if (!S.conv || S.conv.state !== 'active' || !S.conn) return
-  if (!S.typingSent) S.conn.emit('typing', { typing: true })
-  S.typingSent = true
-  clearTimeout(S.typingTimer)
-  S.typingTimer = setTimeout(stopTyping, 3000)
+  if (!state.conv || state.conv.state !== 'active' || !state.conn) return
+  if (!state.typingSent) state.conn.emit('typing', { typing: true })
+  state.typingSent = true
+  clearTimeout(state.typingTimer)
+  state.typingTimer = setTimeout(stopTyping, 3000)
 }
 
 export function stopTyping () {
-  clearTimeout(S.typingTimer)
-  if (S.typingSent && S.conn) S.conn.emit('typing', { typing: false })
-  S.typingSent = false
+  clearTimeout(state.typingTimer)
+  if (state.typingSent && state.conn) state.conn.emit('typing', { typing: false })
+  state.typingSent = false
 }
 
 export function startChat () {
-  S.started = true
-  S.noticeVersion = S.cfg.notice.version
-  show(E.chat, E.input)
+  state.started = true
+  state.noticeVersion = state.cfg.notice.version
+  app.show(elements.chat, elements.input)
   renderState()
-  connect()
+  app.connect()
 }
 
 export function newChat () {
-  stopConnection()
+  app.stopConnection()
   resetChat()
-  S.token = null
+  state.token = null
   store.clear()
-  show(E.chat, E.input)
-  connect()
+  app.show(elements.chat, elements.input)
+  app.connect()
 }
 
 export async function handoff () {
-  const ack = await S.conn.call('handoff', {})
+  const ack = await state.conn.call('handoff', {})
   if (ack.ok) setConversation(ack.conversation)
-  else E.alert.textContent = errorText(ack)
+  else elements.alert.textContent = errorText(ack)
 }
 
 export async function endChat () {
-  if (!S.conv) {
+  if (!state.conv) {
     forget()
-    closePanel()
+    app.closePanel()
     return
   }
-  const ack = await S.conn.call('close', {})
-  if (!ack.ok) E.alert.textContent = errorText(ack)
+  const ack = await state.conn.call('close', {})
+  if (!ack.ok) elements.alert.textContent = errorText(ack)
 }
 
 export async function download () {
-  E.alert.textContent = ''
-  const ack = await S.conn.call('export', {})
+  elements.alert.textContent = ''
+  const ack = await state.conn.call('export', {})
   if (!ack.ok) {
-    E.alert.textContent = errorText(ack)
+    elements.alert.textContent = errorText(ack)
     return
   }
   const url = URL.createObjectURL(new Blob([JSON.stringify(ack.data, null, 2)], { type: 'application/json' }))
   const link = h('a', { href: url, download: 'chat-' + new Date().toISOString().slice(0, 10) + '.json', hidden: true })
-  E.root.append(link)
+  elements.root.append(link)
   link.click()
   link.remove()
   setTimeout(() => URL.revokeObjectURL(url), 30000)
-  announce(t('downloaded'))
+  app.announce(t('downloaded'))
 }
 
 // Forget the chat entirely: nothing stays in the browser.
 export function forget () {
-  stopConnection()
+  app.stopConnection()
   resetChat()
-  S.started = false
-  S.token = null
+  state.started = false
+  state.token = null
   store.clear()
 }
 
 export function resetChat () {
-  S.conv = null
-  S.lastSeq = 0
-  S.seen.clear()
-  S.outbox = []
-  E.list.replaceChildren()
-  E.typing.textContent = ''
-  E.alert.textContent = ''
+  state.conv = null
+  state.lastSeq = 0
+  state.seen.clear()
+  state.outbox = []
+  elements.list.replaceChildren()
+  elements.typing.textContent = ''
+  elements.alert.textContent = ''
   renderState()
 }
 
 export function sendText () {
-  const text = E.input.value.trim()
-  if (!text || !S.started || (S.conv && S.conv.state === 'closed')) return
-  E.input.value = ''
+  const text = elements.input.value.trim()
+  if (!text || !state.started || (state.conv && state.conv.state === 'closed')) return
+  elements.input.value = ''
   stopTyping()
   send(text)
 }
@@ -132,38 +129,38 @@ export function send (text, choice) {
 
 export function queue (entry) {
   entry.li = renderMessage({ author: { kind: 'visitor' }, text: entry.text }, entry)
-  S.outbox.push(entry)
-  E.list.append(entry.li)
+  state.outbox.push(entry)
+  elements.list.append(entry.li)
   scrollDown()
 }
 
 // Sends the outbox in order; after a reconnect the same client_id makes a retry harmless.
 export function drain () {
-  if (!S.draining) {
-    S.draining = (async () => {
+  if (!state.draining) {
+    state.draining = (async () => {
       let entry
-      while (S.conn && S.conn.ready && (entry = S.outbox.find((e) => e.state === 'pending'))) {
+      while (state.conn && state.conn.ready && (entry = state.outbox.find((e) => e.state === 'pending'))) {
         const payload = { client_id: entry.cid, text: entry.text }
         if (entry.choice) payload.choice = entry.choice
-        const ack = await S.conn.call('message', payload)
+        const ack = await state.conn.call('message', payload)
         if (ack.ok) delivered(entry, ack)
         else if (ack.error.code === 'offline') break
         else markFailed(entry, errorText(ack))
       }
-    })().then(() => { S.draining = null })
+    })().then(() => { state.draining = null })
   }
-  return S.draining
+  return state.draining
 }
 
 export function delivered (entry, ack) {
-  S.outbox = S.outbox.filter((e) => e !== entry)
+  state.outbox = state.outbox.filter((e) => e !== entry)
   save()
   if (ack.conversation) setConversation(ack.conversation)
   const message = ack.message
-  if (S.seen.has(message.id)) entry.li.remove()
+  if (state.seen.has(message.id)) entry.li.remove()
   else {
-    S.seen.add(message.id)
-    S.lastSeq = Math.max(S.lastSeq, message.seq)
+    state.seen.add(message.id)
+    state.lastSeq = Math.max(state.lastSeq, message.seq)
     const li = renderMessage(message)
     entry.li.replaceWith(li)
     place(li, message.seq)
@@ -182,12 +179,12 @@ export function retry (entry) {
   const li = renderMessage({ author: { kind: 'visitor' }, text: entry.text }, entry)
   entry.li.replaceWith(li)
   entry.li = li
-  S.outbox = S.outbox.filter((e) => e !== entry).concat(entry)
-  E.list.append(li)
+  state.outbox = state.outbox.filter((e) => e !== entry).concat(entry)
+  elements.list.append(li)
   drain()
 }
 
-export const clock = () => new Intl.DateTimeFormat(S.lang, { hour: '2-digit', minute: '2-digit' })
+export const clock = () => new Intl.DateTimeFormat(state.lang, { hour: '2-digit', minute: '2-digit' })
 
 export function renderMessage (m, entry, problem) {
   const kind = m.author.kind
@@ -209,20 +206,20 @@ export function renderMessage (m, entry, problem) {
 
 // Inserts in seq order, before the not yet acknowledged messages.
 export function place (li, seq) {
-  for (const other of E.list.children) {
+  for (const other of elements.list.children) {
     if (other !== li && (!other.dataset.seq || +other.dataset.seq > seq)) {
-      E.list.insertBefore(li, other)
+      elements.list.insertBefore(li, other)
       return
     }
   }
-  E.list.append(li)
+  elements.list.append(li)
 }
 
 export function addMessage (m, live) {
-  if (S.seen.has(m.id) || (S.conv && m.conversation_id !== S.conv.id)) return
-  if (live === true && m.seq > S.lastSeq + 1) fillGap(S.lastSeq, m.seq)
-  S.seen.add(m.id)
-  S.lastSeq = Math.max(S.lastSeq, m.seq)
+  if (state.seen.has(m.id) || (state.conv && m.conversation_id !== state.conv.id)) return
+  if (live === true && m.seq > state.lastSeq + 1) fillGap(state.lastSeq, m.seq)
+  state.seen.add(m.id)
+  state.lastSeq = Math.max(state.lastSeq, m.seq)
   const li = renderMessage(m)
   // A live bot message may carry hints for buttons under it (docs/protocol.md): choices
   // ("Did you mean…?") and actions.
@@ -238,18 +235,18 @@ export function addMessage (m, live) {
   place(li, m.seq)
   scrollDown()
   if (live && m.author.kind !== 'visitor') {
-    E.typing.textContent = ''
-    announce((m.author.name || (m.author.kind === 'bot' ? t('assistant') : '')) + (m.author.name || m.author.kind === 'bot' ? ': ' : '') + m.text)
-    if (!S.open) {
-      S.unread += 1
-      renderBadge()
+    elements.typing.textContent = ''
+    app.announce((m.author.name || (m.author.kind === 'bot' ? t('assistant') : '')) + (m.author.name || m.author.kind === 'bot' ? ': ' : '') + m.text)
+    if (!state.open) {
+      state.unread += 1
+      app.renderBadge()
     }
   }
 }
 
 export async function fillGap (after, until) {
-  while (S.conn && S.lastSeq < until) {
-    const ack = await S.conn.call('history', { after_seq: after })
+  while (state.conn && state.lastSeq < until) {
+    const ack = await state.conn.call('history', { after_seq: after })
     if (!ack.ok || !ack.messages.length) return
     for (const m of ack.messages) addMessage(m, 'gap')
     after = ack.messages[ack.messages.length - 1].seq
@@ -257,12 +254,12 @@ export async function fillGap (after, until) {
 }
 
 export function scrollDown () {
-  E.list.scrollTop = E.list.scrollHeight
+  elements.list.scrollTop = elements.list.scrollHeight
 }
 
 export const ACTIONS = {
-  offline_form: ['leave_message', () => show(offlineView())],
-  erase: ['delete_conversation', () => show(eraseView())],
+  offline_form: ['leave_message', () => app.show(app.offlineView())],
+  erase: ['delete_conversation', () => app.show(app.eraseView())],
   handoff: ['talk_to_person', () => handoff()]
 }
 
@@ -270,36 +267,36 @@ export const ACTIONS = {
 function pick (ev, choice) {
   ev.currentTarget.parentElement.remove()
   send(choice.title, choice.id)
-  E.input.focus()
+  elements.input.focus()
 }
 
 export function setConversation (c) {
-  if (S.conv && S.conv.id !== c.id) return
-  const next = Object.assign({}, S.conv, c)
+  if (state.conv && state.conv.id !== c.id) return
+  const next = Object.assign({}, state.conv, c)
   if (next.state !== 'queued') delete next.queue_position
   if (next.state !== 'active') delete next.agent
   if (next.state !== 'bot') delete next.offer_offline_form
-  S.conv = next
+  state.conv = next
   renderState()
 }
 
 export function renderState () {
-  const c = S.conv
-  let text = S.status === 'reconnecting' ? t('reconnecting') : S.status === 'connecting' ? t('connecting') : ''
-  if (!text && S.started) {
+  const c = state.conv
+  let text = state.status === 'reconnecting' ? t('reconnecting') : state.status === 'connecting' ? t('connecting') : ''
+  if (!text && state.started) {
     if (!c) text = t('state_new')
     else if (c.state === 'bot') text = t('state_bot')
     else if (c.state === 'queued') text = c.queue_position ? t('state_queue_position', { position: c.queue_position }) : t('state_queued')
     else if (c.state === 'active') text = t('state_active', { name: (c.agent && c.agent.name) || t('agent') })
     else text = t('state_closed')
   }
-  if (E.status.textContent !== text) E.status.textContent = text
+  if (elements.status.textContent !== text) elements.status.textContent = text
   const closed = !!c && c.state === 'closed'
-  E.compose.hidden = closed
-  E.end.hidden = !closed
-  E.endItem.hidden = closed
-  E.transcriptItem.hidden = closed || !(S.cfg.features || {}).transcript
-  const features = S.cfg.features || {}
-  E.note.hidden = !(c && (c.offer_offline_form || ((c.state === 'queued' || c.state === 'bot') && !S.cfg.online)) && features.offline_form)
-  E.handoff.hidden = !(c && c.state === 'bot' && S.cfg.online)
+  elements.compose.hidden = closed
+  elements.end.hidden = !closed
+  elements.endItem.hidden = closed
+  elements.transcriptItem.hidden = closed || !(state.cfg.features || {}).transcript
+  const features = state.cfg.features || {}
+  elements.note.hidden = !(c && (c.offer_offline_form || ((c.state === 'queued' || c.state === 'bot') && !state.cfg.online)) && features.offline_form)
+  elements.handoff.hidden = !(c && c.state === 'bot' && state.cfg.online)
 }

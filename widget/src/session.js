@@ -1,43 +1,40 @@
 // The connection's life: connect with the acknowledged notice and the resume token, welcome
 // (resend, then merge and fill gaps), refusals, and the socket for the offline form alone.
-import { addMessage, drain, fillGap, forget, renderState, resetChat, setConversation, stopTyping } from './chat.js'
 import { Connection } from './connection.js'
-import { show } from './frame.js'
-import { E, S, save, t } from './state.js'
-import { noticeView } from './views.js'
+import { app, elements, save, state, t } from './state.js'
 
 export function connect () {
-  if (S.conn) return
-  S.conn = new Connection(S.server, () => {
-    const auth = { notice_version: S.noticeVersion, lang: S.lang }
-    if (S.token) auth.token = S.token
+  if (state.conn) return
+  state.conn = new Connection(state.server, () => {
+    const auth = { notice_version: state.noticeVersion, lang: state.lang }
+    if (state.token) auth.token = state.token
     return auth
   }, {
     welcome: onWelcome,
-    message: (m) => addMessage(m, true),
+    message: (m) => app.addMessage(m, true),
     typing: (data) => {
-      clearTimeout(S.typingShown)
-      E.typing.textContent = data.typing ? t('typing', { name: data.name || t('agent') }) : ''
-      if (data.typing) S.typingShown = setTimeout(() => { E.typing.textContent = '' }, 10000)
+      clearTimeout(state.typingShown)
+      elements.typing.textContent = data.typing ? t('typing', { name: data.name || t('agent') }) : ''
+      if (data.typing) state.typingShown = setTimeout(() => { elements.typing.textContent = '' }, 10000)
     },
-    conversation: setConversation,
+    conversation: app.setConversation,
     availability: (data) => {
-      S.cfg.online = data.online
-      renderState()
+      state.cfg.online = data.online
+      app.renderState()
     },
     refused: onRefused,
     status: (status) => {
-      S.status = status
-      renderState()
+      state.status = status
+      app.renderState()
     }
   })
 }
 
 export function stopConnection () {
-  stopTyping()
-  if (S.conn) S.conn.close()
-  S.conn = null
-  S.status = ''
+  app.stopTyping()
+  if (state.conn) state.conn.close()
+  state.conn = null
+  state.status = ''
 }
 
 // For the offline form: a connection that has said welcome, or false.
@@ -46,8 +43,8 @@ export function ensureConnection () {
   return new Promise((resolve) => {
     const started = Date.now()
     const wait = () => {
-      if (S.conn && S.conn.ready) resolve(true)
-      else if (!S.conn || Date.now() - started > 8000) resolve(false)
+      if (state.conn && state.conn.ready) resolve(true)
+      else if (!state.conn || Date.now() - started > 8000) resolve(false)
       else setTimeout(wait, 50)
     }
     wait()
@@ -55,32 +52,32 @@ export function ensureConnection () {
 }
 
 export async function onWelcome (welcome) {
-  S.status = ''
-  S.token = welcome.token
-  S.cfg.online = welcome.online
+  state.status = ''
+  state.token = welcome.token
+  state.cfg.online = welcome.online
   save()
   const c = welcome.conversation
-  if (c && S.conv && c.id !== S.conv.id) resetChat()
-  if (!c && S.conv) resetChat() // the conversation is gone (erased, or deleted by retention)
-  if (c) setConversation({ id: c.id, state: c.state, agent: c.agent, queue_position: c.queue_position })
+  if (c && state.conv && c.id !== state.conv.id) app.resetChat()
+  if (!c && state.conv) app.resetChat() // the conversation is gone (erased, or deleted by retention)
+  if (c) app.setConversation({ id: c.id, state: c.state, agent: c.agent, queue_position: c.queue_position })
   // Resend first, so an earlier send whose ack was lost turns into its stored message once.
-  await drain()
+  await app.drain()
   if (c) {
-    for (const m of c.messages) addMessage(m, false)
-    await fillGap(S.lastSeq, c.last_seq)
+    for (const m of c.messages) app.addMessage(m, false)
+    await app.fillGap(state.lastSeq, c.last_seq)
   }
-  renderState()
+  app.renderState()
 }
 
 export function onRefused (data) {
-  S.conn = null
-  S.status = ''
+  state.conn = null
+  state.status = ''
   if (data.code === 'notice_required' && data.notice) {
-    S.cfg.notice = data.notice
-    forget()
-    show(noticeView(data.message))
+    state.cfg.notice = data.notice
+    app.forget()
+    app.show(app.noticeView(data.message))
   } else {
-    E.alert.textContent = data.message || t('error_generic')
-    renderState()
+    elements.alert.textContent = data.message || t('error_generic')
+    app.renderState()
   }
 }

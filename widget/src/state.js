@@ -1,11 +1,13 @@
-// Shared state of the widget: the config and strings, the current chat, its elements.
+// The widget's shared state: the config and strings, the current chat (`state`), its elements
+// (`elements`), and `app`, the functions of the leaf modules (chat, frame, session, views) as
+// widget.js wires them: a leaf calls another through `app` and never imports it.
 import { store } from './connection.js'
 
 export const SUPPORTED = ['fi', 'sv', 'en']
 export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 export const script = document.currentScript || document.querySelector('script[src$="/widget.js"]')
 
-export const S = {
+export const state = {
   conn: null, // Connection
   started: false, // the visitor pressed "Start chat" (only then is anything stored)
   token: null,
@@ -19,29 +21,30 @@ export const S = {
   unread: 0,
   status: ''
 }
-export const E = {} // elements
+export const elements = {}
+export const app = {} // filled by widget.js
 
 export function t (key, params) {
-  let text = (S.strings && S.strings[key]) || key
+  let text = (state.strings && state.strings[key]) || key
   for (const name in params || {}) text = text.split('{' + name + '}').join(params[name])
   return text
 }
 
 export function save () {
-  if (!S.started || !S.token) return
-  store.set({ t: S.token, v: S.noticeVersion, o: S.open, q: S.outbox.map((e) => [e.cid, e.text]) })
+  if (!state.started || !state.token) return
+  store.set({ t: state.token, v: state.noticeVersion, o: state.open, q: state.outbox.map((e) => [e.cid, e.text]) })
 }
 
 export async function loadConfig () {
-  const query = S.lang ? '?lang=' + S.lang : ''
-  const response = await fetch(S.server + '/api/v1/widget/config' + query, {
+  const query = state.lang ? '?lang=' + state.lang : ''
+  const response = await fetch(state.server + '/api/v1/widget/config' + query, {
     credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store'
   })
   if (!response.ok) throw new Error('config ' + response.status)
   const cfg = await response.json()
-  S.cfg = cfg
-  S.strings = cfg.strings || {}
-  S.lang = cfg.language
+  state.cfg = cfg
+  state.strings = cfg.strings || {}
+  state.lang = cfg.language
   return cfg
 }
 

@@ -1,21 +1,18 @@
 // The panel's other views: privacy notice, offline form, transcript address, erase confirmation.
-import { forget, startChat } from './chat.js'
 import { h } from './dom.js'
-import { closePanel, show } from './frame.js'
-import { E, EMAIL, S, errorText, t } from './state.js'
-import { ensureConnection, stopConnection } from './session.js'
+import { app, elements, EMAIL, errorText, state, t } from './state.js'
 
 export function noticeBox () {
-  const notice = S.cfg.notice
+  const notice = state.cfg.notice
   return h('div', { class: 'notice' },
     h('p', {}, notice.summary),
     h('a', { href: notice.url, target: '_blank', rel: 'noopener noreferrer' }, t('read_notice'), h('span', { class: 'sr' }, ' ' + t('new_tab'))))
 }
 
 export function noticeView (problem) {
-  const start = h('button', { class: 'btn', type: 'button', onclick: startChat }, t('start_chat'))
+  const start = h('button', { class: 'btn', type: 'button', onclick: app.startChat }, t('start_chat'))
   const view = h('div', { class: 'view' },
-    h('h3', {}, S.cfg.notice.title), noticeBox(),
+    h('h3', {}, state.cfg.notice.title), noticeBox(),
     problem && h('p', { class: 'alert', role: 'alert' }, problem),
     h('p', { class: 'muted' }, t('notice_ack')), h('p', {}, start))
   view.focusTarget = start
@@ -60,17 +57,17 @@ export function offlineView () {
       alert.textContent = ''
       if (!validate([[name], [email, 'email'], [text]])) return
       send.disabled = true
-      if (!S.started) S.noticeVersion = S.cfg.notice.version // sending is the acknowledgement
-      const ack = await ensureConnection().then((ok) => ok
-        ? S.conn.call('offline_message', { name: name.input.value.trim(), email: email.input.value.trim(), text: text.input.value.trim() })
+      if (!state.started) state.noticeVersion = state.cfg.notice.version // sending is the acknowledgement
+      const ack = await app.ensureConnection().then((ok) => ok
+        ? state.conn.call('offline_message', { name: name.input.value.trim(), email: email.input.value.trim(), text: text.input.value.trim() })
         : { ok: false, error: { code: 'offline' } })
       send.disabled = false
       if (!ack.ok) {
         alert.textContent = errorText(ack)
         return
       }
-      if (!S.started) stopConnection()
-      show(infoView(t('offline_sent'), S.started ? t('back_to_chat') : t('close'), S.started ? () => show(E.chat, E.input) : closePanel))
+      if (!state.started) app.stopConnection()
+      app.show(infoView(t('offline_sent'), state.started ? t('back_to_chat') : t('close'), state.started ? () => app.show(elements.chat, elements.input) : app.closePanel))
     }
   }, h('h3', {}, t('offline_heading')), h('p', {}, t('offline_intro')), noticeBox(),
   name.el, email.el, text.el, h('p', { class: 'muted' }, t('offline_ack')), alert, h('p', {}, send))
@@ -88,34 +85,34 @@ export function transcriptView () {
       alert.textContent = ''
       if (!validate([[email, 'email']])) return
       const address = email.input.value.trim()
-      const ack = await S.conn.call('transcript', { email: address })
-      if (ack.ok) show(infoView(t('transcript_requested', { email: address }), t('back_to_chat'), () => show(E.chat, E.input)))
+      const ack = await state.conn.call('transcript', { email: address })
+      if (ack.ok) app.show(infoView(t('transcript_requested', { email: address }), t('back_to_chat'), () => app.show(elements.chat, elements.input)))
       else if (ack.error.code === 'invalid_input') check(email, ack.error.message) && email.input.focus()
       else alert.textContent = errorText(ack)
     }
   }, h('h3', {}, t('transcript_heading')), h('p', {}, t('transcript_intro')), email.el, alert,
   h('p', {}, h('button', { class: 'btn', type: 'submit' }, t('transcript_send')), ' ',
-    h('button', { class: 'btn sec', type: 'button', onclick: () => show(E.chat, E.input) }, t('cancel')))))
+    h('button', { class: 'btn sec', type: 'button', onclick: () => app.show(elements.chat, elements.input) }, t('cancel')))))
 }
 
 export function eraseView () {
   const alert = h('p', { class: 'alert', role: 'alert' })
-  const cancel = h('button', { class: 'btn sec', type: 'button', onclick: () => show(E.chat, E.input) }, t('cancel'))
+  const cancel = h('button', { class: 'btn sec', type: 'button', onclick: () => app.show(elements.chat, elements.input) }, t('cancel'))
   return focusOn(cancel, h('div', { class: 'view' }, h('h3', {}, t('delete_heading')), h('p', {}, t('delete_text')), alert,
     h('p', {}, h('button', {
       class: 'btn danger',
       type: 'button',
       onclick: async () => {
         alert.textContent = ''
-        if (S.conv) {
-          const ack = await S.conn.call('erase', {})
+        if (state.conv) {
+          const ack = await state.conn.call('erase', {})
           if (!ack.ok) {
             alert.textContent = errorText(ack)
             return
           }
         }
-        forget()
-        show(infoView(t('deleted'), t('close'), closePanel))
+        app.forget()
+        app.show(infoView(t('deleted'), t('close'), app.closePanel))
       }
     }, t('delete_confirm')), ' ', cancel)))
 }
