@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: assistant-deps run test lint i18n docs bench bench-restart bench-bot venv system-deps widget clean
+.PHONY: assistant-deps dist run test lint i18n docs bench bench-restart bench-bot venv system-deps widget clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,9 +54,16 @@ lint: $(STAMP)
 # Extract marked strings into the template, merge it into the fi/sv/en catalogs (the .po files
 # are where translations live: edit them, and this keeps them), and list what is untranslated.
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -o locales/messages.pot --no-location --omit-header chatserver
-	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete -w 100
+	$(BIN)/pybabel extract -F babel.cfg -k _ -o chatserver/locales/messages.pot --no-location --omit-header chatserver
+	$(BIN)/pybabel update -i chatserver/locales/messages.pot -d chatserver/locales -D messages --no-fuzzy-matching --ignore-obsolete -w 100
 	$(BIN)/python tools/untranslated.py
+
+# The sdist and the wheel in dist/, with the catalogs and the built widget and console inside
+# (an operator installs the wheel with pip and gets the same product; docs/deployment.md).
+dist: $(STAMP) widget
+	rm -rf dist build
+	$(BIN)/python -m build --no-isolation --sdist --wheel --outdir dist . >/dev/null
+	@ls -l dist
 
 # Regenerate the configuration reference in the README from the settings models.
 docs: $(STAMP)
@@ -77,4 +84,4 @@ bench-bot: $(STAMP)
 	$(BIN)/python bench/bot_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

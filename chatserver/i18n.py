@@ -1,4 +1,4 @@
-"""Translations from the Babel catalogs in locales/, compiled in memory at start-up.
+"""Translations from the Babel catalogs in chatserver/locales/, compiled in memory at start-up.
 
 The .po files are the one source of truth for every visible string: server errors, the
 privacy notice, emails, and the widget's and console's UI strings.
@@ -16,10 +16,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from chatserver.package_data import data_path
 from chatserver.settings import LANGUAGES
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
-PACKAGED_LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+LOCALES_DIR = data_path("locales")
 
 
 def gettext_noop(message: str) -> str:
@@ -31,7 +31,7 @@ class Translator:
     """Holds one compiled catalog per language."""
 
     def __init__(self, locales_dir: Path | None = None, default_language: str = "en") -> None:
-        directory = locales_dir or (LOCALES_DIR if LOCALES_DIR.is_dir() else PACKAGED_LOCALES_DIR)
+        directory = locales_dir or LOCALES_DIR
         self.default_language = default_language
         self._catalogs: dict[str, Translations] = {}
         for language in LANGUAGES:

@@ -19,7 +19,7 @@ PYBABEL = Path(sys.executable).parent / "pybabel"
 def test_the_template_holds_every_marked_string_of_the_code() -> None:
     extracted = {message for _file, _line, message, _comments, _context in extract_from_dir(
         str(ROOT / "chatserver"), method_map=[("**.py", "python")], keywords={"_": None})}
-    with (ROOT / "locales" / "messages.pot").open("rb") as fh:
+    with (ROOT / "chatserver" / "locales" / "messages.pot").open("rb") as fh:
         template = {m.id for m in read_po(fh) if m.id}
     assert extracted - template == set(), "strings missing from the template: make i18n"
     assert template - extracted == set(), "strings no longer in the code: make i18n"
@@ -27,7 +27,7 @@ def test_the_template_holds_every_marked_string_of_the_code() -> None:
 
 def test_updating_the_catalogs_keeps_a_translators_correction(tmp_path: Path) -> None:
     locales = tmp_path / "locales"
-    shutil.copytree(ROOT / "locales", locales)
+    shutil.copytree(ROOT / "chatserver" / "locales", locales)
     finnish = locales / "fi" / "LC_MESSAGES" / "messages.po"
     text = finnish.read_text(encoding="utf-8")
     original = 'msgstr "Haluan puhua ihmisen kanssa"'

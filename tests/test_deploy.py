@@ -187,8 +187,11 @@ def test_every_file_the_deploy_files_name_exists() -> None:
 def test_the_image_is_multi_stage_unprivileged_and_checks_health() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert len(re.findall(r"^FROM ", dockerfile, re.M)) >= 3
-    assert "FROM node:" in dockerfile and "make -C widget build" in dockerfile
-    assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.M)
+    assert re.search(r"^ARG NODE_IMAGE=node:", dockerfile, re.M)
+    assert "FROM ${NODE_IMAGE}" in dockerfile and "make -C widget build" in dockerfile
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", dockerfile, re.M)
+    assert re.search(r"^FROM \$\{PYTHON_IMAGE\}$", dockerfile, re.M)  # the runtime
+    assert "pip install -e" not in dockerfile and "chatserver-*.whl" in dockerfile
     user = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert user and user[-1] not in ("root", "0")
     assert re.search(r"^HEALTHCHECK .*", dockerfile, re.M) and "/healthz" in dockerfile

@@ -27,7 +27,7 @@ UPPER_SERVICES = ("chatserver.services.assistant", "chatserver.services.email",
 HANDLERS = ("chatserver.http", "chatserver.realtime", "chatserver.cli", "chatserver.app",
             "chatserver.keys", "chatserver.__main__")
 BOTTOM = ("chatserver.db", "chatserver.settings", "chatserver.errors", "chatserver.i18n",
-          "chatserver.validation")
+          "chatserver.validation", "chatserver.package_data")
 
 
 def module_name(path: Path) -> str:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> int:
     missing = 0
     for language in ("fi", "sv"):
-        path = ROOT / "locales" / language / "LC_MESSAGES" / "messages.po"
+        path = ROOT / "chatserver" / "locales" / language / "LC_MESSAGES" / "messages.po"
         with path.open("rb") as fh:
             catalog = read_po(fh, locale=language)
         untranslated = [m.id for m in catalog if m.id and not m.string]

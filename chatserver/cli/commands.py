@@ -8,6 +8,7 @@ import secrets
 import sys
 from typing import Any
 
+from chatserver import __version__
 from chatserver.cli import bot as cli_bot
 from chatserver.cli import privacy as cli_privacy
 from chatserver.cli.context import with_context
@@ -23,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Self-hosted, privacy-first website chat. Settings come from a TOML file "
         "(--config or $CHATSERVER_CONFIG) and CHATSERVER_* environment variables; see README.",
     )
+    parser.add_argument("--version", action="version", version=f"chatserver {__version__}")
     parser.add_argument("--config", metavar="PATH",
                         help="TOML settings file (default: $CHATSERVER_CONFIG, else none)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+from chatserver.package_data import data_path
+
+MIGRATIONS = data_path("db", "migrations")
 
 
 def alembic_config(database_url: str) -> Config:

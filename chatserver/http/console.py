@@ -16,12 +16,13 @@ from aiohttp import web
 from chatserver.http.common import request_language
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
+from chatserver.package_data import data_path
 from chatserver.realtime.agent import SESSION_COOKIE
 from chatserver.services import agents
 from chatserver.services.console_strings import console_strings
 from chatserver.settings import LANGUAGES
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = data_path("static")
 ASSETS = {"console.js": "application/javascript", "console.css": "text/css"}
 
 

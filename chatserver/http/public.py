@@ -7,19 +7,19 @@ import base64
 import hashlib
 import re
 from functools import lru_cache
-from pathlib import Path
 
 from aiohttp import web
 
 from chatserver.http.common import request_language
 from chatserver.http.widget import allow_host_origin
 from chatserver.keys import CONTEXT
+from chatserver.package_data import data_path
 from chatserver.services import presence
 from chatserver.services.privacy import notice
 from chatserver.services.ui_strings import widget_strings
 from chatserver.settings import LANGUAGES
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = data_path("static")
 
 
 async def widget_config(request: web.Request) -> web.Response:

@@ -16,8 +16,9 @@ from pathlib import Path
 from aiohttp import web
 
 from chatserver.keys import SETTINGS
+from chatserver.package_data import data_path
 
-BUNDLE = Path(__file__).resolve().parent.parent / "static" / "widget.js"
+BUNDLE = data_path("static", "widget.js")
 CACHE_CONTROL = "public, max-age=300"
 
 

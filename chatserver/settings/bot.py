@@ -9,10 +9,11 @@ from pathlib import Path
 
 from pydantic import Field
 
+from chatserver.package_data import data_path
 from chatserver.settings.section import Section
 
 # The example FAQ of a small web shop, shipped with chatserver.
-EXAMPLE_FAQ = Path(__file__).resolve().parent.parent / "faq" / "example_shop.toml"
+EXAMPLE_FAQ = data_path("faq", "example_shop.toml")
 
 
 class BotSettings(Section):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -26,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
+from chatserver.package_data import data_path
 from chatserver.services import presence, queue
 from chatserver.services.assistant import confidence as bot_confidence
 from chatserver.services.assistant import faq as bot_faq
@@ -39,7 +39,7 @@ from chatserver.services.views import message_view
 from chatserver.settings import LANGUAGES, Settings
 
 log = logging.getLogger(__name__)
-PRIVACY_FAQ = Path(__file__).resolve().parents[2] / "faq" / "privacy.toml"
+PRIVACY_FAQ = data_path("faq", "privacy.toml")
 
 GREETING = _("Hello! I am an automatic assistant and I answer common questions right away. "
              "To chat with a person, just say so.")
