@@ -24,6 +24,7 @@ from chatserver.settings import LANGUAGES, Settings, load_settings
 from tests.helpers import Chat
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ROOT / "chatserver" / "locales"
 NOTICE_SOURCES = ("chatserver/services/privacy/notice_render.py", "chatserver/http/privacy.py")
 TRANSLATOR = Translator()
 
@@ -122,20 +123,20 @@ def read_catalog(path: Path, locale: str | None = None) -> Any:
 
 
 def test_every_notice_message_is_in_the_template_and_translated() -> None:
-    template = read_catalog(ROOT / "chatserver" / "locales" / "messages.pot")
+    template = read_catalog(LOCALES / "messages.pot")
     assert notice_msgids() <= {m.id for m in template if m.id}, "run `make i18n`"
     for language in ("fi", "sv"):
-        catalog = read_catalog(ROOT / "chatserver" / "locales" / language / "LC_MESSAGES" / "messages.po",
+        catalog = read_catalog(LOCALES / language / "LC_MESSAGES" / "messages.po",
                                language)
         for msgid in notice_msgids():
             assert msgid in catalog and catalog[msgid].string, (language, msgid)
 
 
 def test_catalogs_match_the_template_and_translate_every_message() -> None:
-    template = read_catalog(ROOT / "chatserver" / "locales" / "messages.pot")
+    template = read_catalog(LOCALES / "messages.pot")
     template_ids = {m.id for m in template if m.id}
     for language in ("fi", "sv", "en"):
-        catalog = read_catalog(ROOT / "chatserver" / "locales" / language / "LC_MESSAGES" / "messages.po",
+        catalog = read_catalog(LOCALES / language / "LC_MESSAGES" / "messages.po",
                                language)
         ids = {m.id for m in catalog if m.id}
         assert ids == template_ids, f"{language} catalog differs from the template: make i18n"
