@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the test suite drives for real: PostgreSQL and Redis for the multi-node tests,
-# Chromium for the browser tests, nginx for deploy/nginx.conf. Skipped (tests then say why) where apt-get is not available.
+# Chromium for the browser tests, nginx and systemd-analyze for deploy/nginx.conf and the unit.
+# Skipped (tests then say why) where apt-get is not available.
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  missing=""; \
@@ -23,6 +24,7 @@ system-deps:
 	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	  command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

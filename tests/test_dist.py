@@ -145,3 +145,23 @@ async def _until_ready(http: aiohttp.ClientSession, url: str,
             pass
         await asyncio.sleep(0.1)
     raise AssertionError("the installed server did not become ready")
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None,
+                    reason="systemd-analyze is not installed (Debian's systemd package)")
+def test_the_systemd_unit_verifies_with_the_installed_command(installed: Path,
+                                                               tmp_path: Path) -> None:
+    """deploy/chatserver.service as systemd reads it; only the command's path is pointed at
+    the wheel installed above (the unit names /opt/chatserver/bin/chatserver, and verify
+    checks that it exists). Warnings count as failures: systemd ignores a bad line and starts."""
+    unit = (ROOT / "deploy" / "chatserver.service").read_text()
+    assert "/opt/chatserver/bin/chatserver" in unit
+    (tmp_path / "chatserver.service").write_text(
+        unit.replace("/opt/chatserver/bin/chatserver", str(installed / "chatserver")))
+    assert SYSTEMD_ANALYZE is not None
+    checked = subprocess.run([SYSTEMD_ANALYZE, "verify", str(tmp_path / "chatserver.service")],
+                             capture_output=True, text=True)
+    assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
