@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the test suite drives for real: PostgreSQL and Redis for the multi-node tests,
-# Chromium for the browser tests, nginx and systemd-analyze for deploy/nginx.conf and the unit.
+# Chromium for the browser tests, nginx and systemd-analyze for deploy/nginx.conf and the unit,
+# podman (with runc and debootstrap) for the image (tests/test_containers.py).
 # Skipped (tests then say why) where apt-get is not available.
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -25,6 +26,7 @@ system-deps:
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	  command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	  command -v podman >/dev/null 2>&1 || missing="$$missing podman runc debootstrap podman-compose"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
