@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.util.concurrency import await_, in_greenlet
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger(__name__)
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
@@ -116,3 +119,24 @@ async def engine_lifetime(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def checkpoint_wal(engine: AsyncEngine) -> bool:
+    """SQLite: move the write-ahead log into the database and truncate it, so deleted or
+    overwritten text (zeroed in the database pages by secure_delete) does not linger in old WAL
+    frames. True when the WAL was fully checkpointed (or the database is not SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    for _attempt in range(20):
+        # Outside any transaction: the engine opens every transaction with BEGIN IMMEDIATE.
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
+            cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cursor.fetchone()
+            await cursor.close()
+        if row is not None and row[0] == 0:
+            return True
+        await asyncio.sleep(0.05)
+    log.warning("the SQLite WAL could not be truncated now; it will be at the next checkpoint")
+    return False

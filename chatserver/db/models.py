@@ -182,7 +182,11 @@ class OutboxEmail(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_email_due", "status", "next_attempt_at"),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     kind: str = Field(max_length=20)  # transcript | offline_notice | offline_receipt | reply
+    # The address, the subject and the bodies are overwritten with "" (NULL) in the transaction
+    # that records the outcome; what stays to prove the email was sent is the recipient's keyed
+    # hash (HMAC with the record key, never in the database), for data-subject requests.
     to_address: str = Field(max_length=254, index=True)
+    recipient_hash: str | None = Field(default=None, max_length=64, index=True)
     reply_to: str | None = Field(default=None, max_length=254)
     subject: str = Field(max_length=300)
     body_text: str = Field(sa_column=Column(Text, nullable=False))
@@ -212,3 +216,16 @@ class CannedResponse(SQLModel, table=True):
     shortcut: str = Field(max_length=40)
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Erasure(SQLModel, table=True):
+    """A tombstone: something was erased (by a visitor, a data-subject request or the purge),
+    re-applied after a restore from an older backup (docs/privacy.md, "Erasure outlives
+    backups"). It names only random ids, or a keyed hash of an erased address, so it tells
+    nothing about what was erased. Kept `privacy.retention.backups` days; also appended to
+    DATA_DIR/erasures.jsonl, which a restored database file does not replace."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    kind: str = Field(max_length=20)  # conversation | offline_message | email | address
+    target: str = Field(max_length=64)

@@ -18,6 +18,7 @@ from chatserver.db.engine import SessionMaker
 from chatserver.i18n import Translator
 from chatserver.services.address_limits import AddressLimits, new_key
 from chatserver.services.events import EventBus
+from chatserver.services.tokens import record_key
 from chatserver.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,10 +68,19 @@ class Context:
     # Counts per client address on this node, and the keyed hash of addresses and accounts
     # (services/address_limits.py), keyed with `auth.address_key` or a random key.
     address_limits: AddressLimits = field(init=False)
+    # The key of the hashes kept in place of addresses (see `record_key`), read when needed.
+    _record_key: bytes | None = field(default=None, init=False, repr=False)
     # The FAQ assistant when `bot.enabled` (wired by app.build_context), else None.
     assistant: Assistant | None = field(default=None)
     # Run when a conversation closes, in its transaction (see CloseHook).
     on_close: list[CloseHook] = field(default_factory=list)
+
+    @property
+    def record_key(self) -> bytes:
+        """The key of the hashes that stand in for forgotten addresses (tokens.record_key)."""
+        if self._record_key is None:
+            self._record_key = record_key(self.settings.data_dir, self.settings.auth.address_key)
+        return self._record_key
 
     def __post_init__(self) -> None:
         key = self.settings.auth.address_key

@@ -20,6 +20,7 @@ from chatserver.services import address_limits, audit
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.email import mailer, outbox
+from chatserver.services.tokens import keyed_hash
 from chatserver.services.views import iso
 
 MAX_REPLY_CHARS = 20_000
@@ -108,7 +109,7 @@ async def leave_message(ctx: Context, visitor: Visitor, name: str, address: str,
             offline_message_id=row.id,
         )
         if ctx.settings.smtp.receipt_to_visitor and not await _receipt_sent_lately(
-                session, email, now):
+                session, keyed_hash(ctx.record_key, email), now):
             outbox.queue(
                 ctx, session, kind="offline_receipt", to=email,
                 reply_to=mailer.team_address(ctx.settings),
@@ -131,12 +132,14 @@ async def _check_site_rate(ctx: Context, session: AsyncSession, now: datetime) -
                                                 "Please try again later."))
 
 
-async def _receipt_sent_lately(session: AsyncSession, email: str, now: datetime) -> bool:
+async def _receipt_sent_lately(session: AsyncSession, recipient_hash: str,
+                               now: datetime) -> bool:
     """At most one receipt per address per RECEIPT_INTERVAL, so the form cannot be used to
-    flood someone's mailbox with receipts."""
+    flood someone's mailbox with receipts. By the address's keyed hash: a sent receipt no
+    longer holds the address."""
     found = await session.exec(
         select(OutboxEmail.id)
-        .where(OutboxEmail.to_address == email)
+        .where(OutboxEmail.recipient_hash == recipient_hash)
         .where(OutboxEmail.kind == "offline_receipt")
         .where(col(OutboxEmail.created_at) > now - RECEIPT_INTERVAL)
         .limit(1)

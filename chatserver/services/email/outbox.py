@@ -26,11 +26,13 @@ from sqlalchemy import event, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatserver.db.engine import checkpoint_wal
 from chatserver.db.models import Conversation, OutboxEmail
 from chatserver.services import audit
 from chatserver.services.background import background
 from chatserver.services.context import Context
 from chatserver.services.email import mailer
+from chatserver.services.tokens import keyed_hash
 from chatserver.services.views import iso
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ def queue(
         body_html=body_html if body_html and len(body_html) <= MAX_BODY_CHARS else None,
         language=language, created_at=now, next_attempt_at=now,
         conversation_id=conversation_id, offline_message_id=offline_message_id,
+        recipient_hash=keyed_hash(ctx.record_key, to),
     )
     session.add(row)
     event.listen(session.sync_session, "after_commit", lambda _s: wake(ctx), once=True)
@@ -147,15 +150,23 @@ async def _attempt(ctx: Context, row: OutboxEmail) -> int:
     return 1
 
 
+# Delivered (or finally failed) means forgotten: the transaction that records the outcome
+# overwrites the addresses, the subject and the bodies (secure_delete zeroes the old bytes, and
+# the WAL is checkpointed right after); kind, status, times, attempts, the SMTP reply and the
+# recipient's keyed hash stay for privacy.retention.sent_emails days (docs/privacy.md).
+FORGET = {"to_address": "", "reply_to": None, "subject": "", "body_text": "", "body_html": None}
+
+
 async def _mark_sent(ctx: Context, row: OutboxEmail) -> None:
     now = ctx.clock()
     async with ctx.db.begin() as session:
         await session.exec(
             update(OutboxEmail).where(col(OutboxEmail.id) == row.id)
-            .values(status="sent", sent_at=now, last_error=None)
+            .values(status="sent", sent_at=now, last_error=None, **FORGET)
         )
         if row.kind == "transcript" and row.conversation_id:
             await _forget_transcript_address(session, row.conversation_id)
+    await checkpoint_wal(ctx.engine)
     log.info("email %s (%s) sent after %d attempt(s)", row.id, row.kind, row.attempts)
 
 
@@ -187,14 +198,15 @@ async def _give_up(ctx: Context, row: OutboxEmail, failure: mailer.TemporaryFail
     async with ctx.db.begin() as session:
         await session.exec(
             update(OutboxEmail).where(col(OutboxEmail.id) == row.id)
-            .values(status="failed", last_error=failure.detail[:500])
+            .values(status="failed", last_error=failure.detail[:500], **FORGET)
         )
         if row.kind == "transcript" and row.conversation_id:
-            # The address served only this email; the failed row keeps it for the admins.
+            # The address served only this email.
             await _forget_transcript_address(session, row.conversation_id)
         audit.record(ctx, session, "email.failed", actor_kind="system",
                      target_kind="email", target_id=row.id, kind=row.kind,
                      attempts=row.attempts, reason=failure.summary)
+    await checkpoint_wal(ctx.engine)
     log.error("email %s (%s) failed for good after %d attempt(s): %s",
               row.id, row.kind, row.attempts, failure.summary)
 
@@ -248,7 +260,8 @@ async def running(ctx: Context) -> AsyncIterator[None]:
 
 
 async def list_emails(ctx: Context, status: str | None, limit: int) -> list[dict[str, Any]]:
-    """For admins: the outbox without bodies, newest first (failures stay visible here)."""
+    """For admins: the outbox without bodies, newest first (failures stay visible here; an
+    email that was sent or failed for good no longer has its address or subject)."""
     query = select(OutboxEmail).order_by(col(OutboxEmail.created_at).desc()).limit(limit)
     if status:
         query = query.where(OutboxEmail.status == status)

@@ -246,8 +246,9 @@ def _retention(w: _Writer, settings: Settings, feats: Features) -> list[str]:
         items.append(w(_("Messages left with the offline form are deleted {period} after they "
                          "arrive."), period=w.period(r.offline_messages)))
     if feats.transcript or feats.offline_form:
-        items.append(w(_("Emails sent by the chat are deleted from its outbox {period} after "
-                         "sending."),
+        items.append(w(_("An email the chat sends keeps its addresses and content only until "
+                         "it is delivered; the record that it was sent, without them, is deleted "
+                         "{period} later."),
                        period=w.period(r.sent_emails)))
     items.append(w(_("The access log, which holds no message text, is kept for {period}."),
                    period=w.period(r.audit_events)))

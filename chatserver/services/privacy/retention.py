@@ -29,6 +29,7 @@ from sqlalchemy import and_, delete, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
+from chatserver.db.engine import checkpoint_wal
 from chatserver.db.models import (
     AgentSession,
     AuditEvent,
@@ -203,24 +204,8 @@ async def _expire_credentials(ctx: Context, now: datetime) -> None:
 
 async def checkpoint(ctx: Context) -> bool:
     """SQLite: move the write-ahead log into the database and truncate it, so deleted text
-    (overwritten in the database by secure_delete) does not linger in old WAL frames.
-    True when the WAL was fully checkpointed (or the database is not SQLite)."""
-    if not ctx.settings.is_sqlite:
-        return True
-    engine = ctx.engine
-    for _attempt in range(20):
-        # Outside any transaction: the engine opens every transaction with BEGIN IMMEDIATE.
-        async with engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            assert raw.driver_connection is not None
-            cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            row = await cursor.fetchone()
-            await cursor.close()
-        if row is not None and row[0] == 0:
-            return True
-        await asyncio.sleep(0.05)
-    log.warning("the SQLite WAL could not be truncated now; it will be at the next checkpoint")
-    return False
+    (overwritten in the database by secure_delete) does not linger in old WAL frames."""
+    return await checkpoint_wal(ctx.engine)
 
 
 @contextlib.asynccontextmanager

@@ -33,6 +33,7 @@ from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.email.offline import valid_address
 from chatserver.services.privacy import retention
+from chatserver.services.tokens import keyed_hash
 from chatserver.services.views import iso, message_view
 
 EXPORT_FORMAT = "chatserver-export/1"
@@ -61,11 +62,13 @@ def _normalise(address: str) -> str:
     return valid_address(address, lookup=True).lower()
 
 
-async def _find_by_email(session: AsyncSession, email: str) -> Found:
-    # A sent transcript's address is cleared from its conversation, but the email row sent to
-    # the address still links the conversation.
-    sent_to = select(OutboxEmail.conversation_id).where(
-        func.lower(OutboxEmail.to_address) == email).where(
+async def _find_by_email(ctx: Context, session: AsyncSession, email: str) -> Found:
+    # A sent transcript's address is cleared from its conversation and from the email row, but
+    # the row keeps the address's keyed hash and still links the conversation.
+    hashed = keyed_hash(ctx.record_key, email)
+    sent_to = select(OutboxEmail.conversation_id).where(or_(
+        func.lower(OutboxEmail.to_address) == email,
+        col(OutboxEmail.recipient_hash) == hashed)).where(
         col(OutboxEmail.conversation_id).is_not(None))
     found_conversations = list((await session.exec(
         select(Conversation).where(or_(func.lower(Conversation.transcript_email) == email,
@@ -75,11 +78,11 @@ async def _find_by_email(session: AsyncSession, email: str) -> Found:
         select(OfflineMessage).where(func.lower(OfflineMessage.email) == email)
         .order_by(col(OfflineMessage.created_at)))).all())
     return Found(found_conversations, offline, await _emails(
-        session, [c.id for c in found_conversations], [m.id for m in offline], email))
+        session, [c.id for c in found_conversations], [m.id for m in offline], email, hashed))
 
 
 async def _emails(session: AsyncSession, conversation_ids: list[str], offline_ids: list[str],
-                  email: str | None) -> list[OutboxEmail]:
+                  email: str | None, hashed: str | None = None) -> list[OutboxEmail]:
     conditions: list[ColumnElement[bool]] = []
     if conversation_ids:
         conditions.append(col(OutboxEmail.conversation_id).in_(conversation_ids))
@@ -87,7 +90,8 @@ async def _emails(session: AsyncSession, conversation_ids: list[str], offline_id
         conditions.append(col(OutboxEmail.offline_message_id).in_(offline_ids))
     if email:
         conditions += [func.lower(OutboxEmail.to_address) == email,
-                       func.lower(OutboxEmail.reply_to) == email]
+                       func.lower(OutboxEmail.reply_to) == email,
+                       col(OutboxEmail.recipient_hash) == hashed]
     if not conditions:
         return []
     return list((await session.exec(
@@ -126,7 +130,8 @@ async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
             "created_at": iso(m.created_at), "handled_at": iso(m.handled_at),
         } for m in found.offline_messages],
         "emails": [{
-            "id": e.id, "kind": e.kind, "to": e.to_address, "reply_to": e.reply_to,
+            # None once delivered or failed: the address was forgotten then (docs/privacy.md).
+            "id": e.id, "kind": e.kind, "to": e.to_address or None, "reply_to": e.reply_to,
             "subject": e.subject, "body_text": e.body_text, "status": e.status,
             "created_at": iso(e.created_at), "sent_at": iso(e.sent_at),
         } for e in found.emails],
@@ -221,7 +226,7 @@ def _summary(found: Found) -> dict[str, Any]:
 async def find(ctx: Context, actor: Actor, address: str) -> dict[str, Any]:
     email = _normalise(address)
     async with ctx.db.begin() as session:
-        found = await _find_by_email(session, email)
+        found = await _find_by_email(ctx, session, email)
         audit.record(ctx, session, "dsar.find", actor_kind=actor.kind, actor_id=actor.id,
                      target_kind="email", **found.counts())
     return {"email": email, **_summary(found)}
@@ -230,7 +235,7 @@ async def find(ctx: Context, actor: Actor, address: str) -> dict[str, Any]:
 async def export_by_email(ctx: Context, actor: Actor, address: str) -> dict[str, Any]:
     email = _normalise(address)
     async with ctx.db.begin() as session:
-        found = await _find_by_email(session, email)
+        found = await _find_by_email(ctx, session, email)
         data = await _export(session, found)
         audit.record(ctx, session, "dsar.export", actor_kind=actor.kind, actor_id=actor.id,
                      target_kind="email", **found.counts())
@@ -240,7 +245,7 @@ async def export_by_email(ctx: Context, actor: Actor, address: str) -> dict[str,
 async def erase_by_email(ctx: Context, actor: Actor, address: str) -> dict[str, int]:
     email = _normalise(address)
     async with ctx.db.begin() as session:
-        found = await _find_by_email(session, email)
+        found = await _find_by_email(ctx, session, email)
         await _erase(session, found)
         counts = found.counts()
         audit.record(ctx, session, "dsar.erase", actor_kind=actor.kind, actor_id=actor.id,
