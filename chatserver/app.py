@@ -27,7 +27,7 @@ from chatserver.services.context import Context, make_password_hasher, system_cl
 from chatserver.services.email import outbox, transcripts
 from chatserver.services.events import EventBus
 from chatserver.services.metrics import Metrics
-from chatserver.services.privacy import notice, residency, retention
+from chatserver.services.privacy import backup, notice, residency, retention
 from chatserver.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             f"the database is at revision {current or 'empty'} but this version needs {head}: "
             "run `chatserver migrate` first"
         )
+    # Before anything is served: what was erased stays erased, even in a restored backup.
+    await backup.reapply(ctx)
     yield
     await engine.dispose()
 

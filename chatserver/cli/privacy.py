@@ -1,4 +1,5 @@
-"""The privacy commands of `chatserver`: `purge [--dry-run]` and `dsar find|export|erase`."""
+"""The privacy commands of `chatserver`: `purge [--dry-run]`, `dsar find|export|erase`,
+`backup`, `restore` and `erasures apply`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from chatserver.cli.context import with_context
 from chatserver.settings import Settings
 
-COMMANDS = ("purge", "dsar")
+COMMANDS = ("purge", "dsar", "backup", "restore", "erasures")
 
 
 def add_commands(commands: Any) -> None:
@@ -35,11 +36,61 @@ def add_commands(commands: Any) -> None:
                                 help="do not ask for confirmation")
 
 
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database while it runs (encrypted to backup.recipient "
+        "when set); removes backups older than privacy.retention.backups")
+    backup.add_argument("--output", metavar="DIR",
+                        help="write into DIR instead of backup.folder (nothing is removed there)")
+    restore = commands.add_parser(
+        "restore", help="put a backup in place of the database (stop the server first), "
+        "migrate it and erase again what was erased after it was taken")
+    restore.add_argument("file", metavar="FILE", help="a file made by `chatserver backup`")
+    restore.add_argument("--identity", metavar="FILE",
+                         help="the age private key of an encrypted backup")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply = commands.add_parser(
+        "erasures", help="the tombstones of erasures (after restoring PostgreSQL by hand)")
+    apply.add_argument("action", choices=["apply"],
+                       help="delete again everything the tombstones name")
+
+
 def run(settings: Settings, args: argparse.Namespace) -> None:
-    if args.command == "purge":
-        with_context(settings, lambda ctx: _purge(ctx, args.dry_run))
+    from chatserver.settings import ConfigError
+
+    try:
+        if args.command == "purge":
+            with_context(settings, lambda ctx: _purge(ctx, args.dry_run))
+        elif args.command == "dsar":
+            with_context(settings, lambda ctx: _dsar(ctx, args))
+        else:
+            with_context(settings, lambda ctx: _backups(ctx, args))
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+async def _backups(ctx: Any, args: argparse.Namespace) -> None:
+    from chatserver.services.privacy import backup
+
+    if args.command == "backup":
+        made = await backup.backup(ctx, Path(args.output) if args.output else None)
+        print(f"{made.path} (schema {made.revision}"
+              f"{', encrypted' if made.encrypted else ''})")
+    elif args.command == "restore":
+        path = Path(args.file)
+        if not await asyncio.to_thread(path.is_file):
+            raise SystemExit(f"error: {path} does not exist")
+        if not args.yes:
+            answer = await asyncio.to_thread(
+                input, f"Replace the database with {path.name}? The server must be stopped. "
+                "Type yes: ")
+            if answer.strip().lower() != "yes":
+                raise SystemExit("nothing was restored")
+        info, removed = await backup.restore(
+            ctx, path, Path(args.identity) if args.identity else None)
+        print(f"restored {path.name} (taken {info.created_at.isoformat()}, schema "
+              f"{info.revision}); {removed} row(s) erased after it were deleted again")
     else:
-        with_context(settings, lambda ctx: _dsar(ctx, args))
+        print(f"{await backup.reapply(ctx)} row(s) deleted again")
 
 
 class _Bar:

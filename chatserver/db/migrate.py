@@ -29,6 +29,12 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
+def revisions() -> set[str]:
+    """Every schema revision this version knows (its migrations)."""
+    script = ScriptDirectory.from_config(alembic_config(""))
+    return {revision.revision for revision in script.walk_revisions()}
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 

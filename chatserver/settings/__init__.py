@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from chatserver.settings.backup import BackupSettings
 from chatserver.settings.bot import BotSettings
 from chatserver.settings.chat import ChatSettings
 from chatserver.settings.performance import PerformanceSettings
@@ -203,6 +204,7 @@ class Settings(Section):
     presence: PresenceSettings = Field(default_factory=PresenceSettings)  # type: ignore[arg-type]
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)  # type: ignore[arg-type]
     chat: ChatSettings = Field(default_factory=ChatSettings)  # type: ignore[arg-type]
+    backup: BackupSettings = Field(default_factory=BackupSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     bot: BotSettings = Field(default_factory=BotSettings)  # type: ignore[arg-type]
     performance: PerformanceSettings = Field(

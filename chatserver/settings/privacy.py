@@ -106,10 +106,15 @@ class RetentionSettings(Section):
     offline_messages: int = Field(60, ge=1, le=3650,
                                   description="Days an offline-form message is kept.")
     sent_emails: int = Field(7, ge=1, le=3650,
-                             description="Days a sent (or finally failed) email is kept in "
-                             "the outbox.")
+                             description="Days the record of a sent (or finally failed) email "
+                             "is kept in the outbox; its addresses and content are deleted as "
+                             "soon as it is delivered.")
     audit_events: int = Field(365, ge=1, le=3650,
                               description="Days an audit-log entry is kept.")
+    backups: int = Field(35, ge=1, le=3650,
+                         description="Days a backup may live: `chatserver backup` removes older "
+                         "ones from backup.folder, and the tombstones of erasures are kept as "
+                         "long, so an erasure holds after a restore from any of them.")
 
 
 class PrivacySettings(Section):

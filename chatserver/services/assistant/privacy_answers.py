@@ -75,9 +75,10 @@ def answer(ctx: Context, language: str, entry_id: str) -> tuple[str, list[str]]:
     elif entry_id == "privacy.transcript":
         if features(ctx.settings).transcript:
             # With transcripts on, the retention items are: conversations, the transcript
-            # address, [offline messages,] sent emails, the access log (notice_render.py).
+            # address, [offline messages,] sent emails, the access log, backups
+            # (notice_render.py).
             retention = sections["retention"]["items"]
-            parts = [t(TRANSCRIPT), _bullets([retention[1], retention[-2]])]
+            parts = [t(TRANSCRIPT), _bullets([retention[1], retention[-3]])]
         else:
             parts = [t(NO_TRANSCRIPT)]
     elif entry_id == "privacy.bot":

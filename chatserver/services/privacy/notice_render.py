@@ -252,6 +252,9 @@ def _retention(w: _Writer, settings: Settings, feats: Features) -> list[str]:
                        period=w.period(r.sent_emails)))
     items.append(w(_("The access log, which holds no message text, is kept for {period}."),
                    period=w.period(r.audit_events)))
+    items.append(w(_("Backups of the database are kept for {period}. What is erased stays "
+                     "erased even if one of them is restored."),
+                   period=w.period(r.backups)))
     return items
 
 

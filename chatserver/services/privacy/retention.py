@@ -42,6 +42,7 @@ from chatserver.db.models import (
 from chatserver.services import audit, metrics
 from chatserver.services.background import background
 from chatserver.services.context import Context
+from chatserver.services.privacy import erasures
 
 log = logging.getLogger(__name__)
 KINDS = ("messages", "conversations", "offline_messages", "emails", "audit_events")
@@ -65,6 +66,7 @@ class PurgeCounts:
 
 @dataclass(frozen=True)
 class Cutoffs:
+    as_of: datetime
     conversations: datetime
     offline_messages: datetime
     sent_emails: datetime
@@ -75,6 +77,7 @@ def cutoffs(ctx: Context, now: datetime | None = None) -> Cutoffs:
     now = now or ctx.clock()
     days = ctx.settings.privacy.retention
     return Cutoffs(
+        as_of=now,
         conversations=now - timedelta(days=days.conversations),
         offline_messages=now - timedelta(days=days.offline_messages),
         sent_emails=now - timedelta(days=days.sent_emails),
@@ -150,8 +153,10 @@ async def _delete_batches(ctx: Context, model: Any, key: Any, condition: Any, ki
 
 
 async def purge(ctx: Context, now: datetime | None = None,
-                progress: Progress | None = None) -> PurgeCounts:
-    """Delete everything whose retention period has ended at `now` (default: the clock)."""
+                progress: Progress | None = None, *, tombstone: bool = True) -> PurgeCounts:
+    """Delete everything whose retention period has ended at `now` (default: the clock), and
+    leave a tombstone with that time (erasures.py): after a restore from an older backup, the
+    purge runs again as of it before anything is served (`tombstone=False` for that re-run)."""
     c = cutoffs(ctx, now)
     counts = PurgeCounts()
     batch = ctx.settings.privacy.purge_batch_size
@@ -190,7 +195,11 @@ async def purge(ctx: Context, now: datetime | None = None,
         async with ctx.db.begin() as session:
             audit.record(ctx, session, "retention.purge", actor_kind="system",
                          deleted=counts.as_dict())
+            if tombstone:
+                erasures.record(ctx, session, "purge", [c.as_of.isoformat()])
         await checkpoint(ctx)
+    if tombstone:
+        await erasures.forget_old(ctx)
     return counts
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +32,7 @@ from chatserver.services import audit, queue
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.email.offline import valid_address
-from chatserver.services.privacy import retention
+from chatserver.services.privacy import erasures, retention
 from chatserver.services.tokens import keyed_hash
 from chatserver.services.views import iso, message_view
 
@@ -140,23 +140,19 @@ async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
     }
 
 
-NO_SYNC = {"synchronize_session": False}
-
-
-async def _erase(session: AsyncSession, found: Found) -> None:
-    conversation_ids = [c.id for c in found.conversations]
-    if found.emails:
-        await session.exec(delete(OutboxEmail).where(
-            col(OutboxEmail.id).in_([e.id for e in found.emails])), execution_options=NO_SYNC)
-    if conversation_ids:
-        await session.exec(delete(Message).where(
-            col(Message.conversation_id).in_(conversation_ids)), execution_options=NO_SYNC)
-        await session.exec(delete(Conversation).where(
-            col(Conversation.id).in_(conversation_ids)), execution_options=NO_SYNC)
-    if found.offline_messages:
-        await session.exec(delete(OfflineMessage).where(
-            col(OfflineMessage.id).in_([m.id for m in found.offline_messages])),
-            execution_options=NO_SYNC)
+async def _erase(ctx: Context, session: AsyncSession, found: Found,
+                 address: str | None = None) -> None:
+    """Delete what `found` holds and leave tombstones of it (erasures.py), so the erasure holds
+    after a restore from an older backup."""
+    conversations = [c.id for c in found.conversations]
+    offline = [m.id for m in found.offline_messages]
+    emails = [e.id for e in found.emails]
+    await erasures.delete_rows(session, conversations, offline, emails)
+    erasures.record(ctx, session, "conversation", conversations)
+    erasures.record(ctx, session, "offline_message", offline)
+    erasures.record(ctx, session, "email", emails)
+    if address is not None:
+        erasures.record(ctx, session, "address", [keyed_hash(ctx.record_key, address)])
 
 
 async def _after_erase(ctx: Context, erased: list[Conversation]) -> None:
@@ -201,7 +197,7 @@ async def erase_conversation(ctx: Context, visitor: Visitor) -> None:
     async with ctx.db.begin() as session:
         conversation = await _own(session, visitor)
         found = await _visitor_found(session, conversation)
-        await _erase(session, found)
+        await _erase(ctx, session, found)
         audit.record(ctx, session, "conversation.erase", actor_kind="visitor",
                      target_kind="conversation", target_id=conversation.id,
                      emails=len(found.emails))
@@ -246,7 +242,7 @@ async def erase_by_email(ctx: Context, actor: Actor, address: str) -> dict[str, 
     email = _normalise(address)
     async with ctx.db.begin() as session:
         found = await _find_by_email(ctx, session, email)
-        await _erase(session, found)
+        await _erase(ctx, session, found, email)
         counts = found.counts()
         audit.record(ctx, session, "dsar.erase", actor_kind=actor.kind, actor_id=actor.id,
                      target_kind="email", **counts)
