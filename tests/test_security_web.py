@@ -15,6 +15,7 @@ import socketio
 from chatserver.http.openapi import OPERATIONS, Operation
 from chatserver.services import agents, canned
 from tests.helpers import PASSWORD, Chat
+from tests.mailserver import all_sent, until
 from tests.security_world import (
     ADMIN,
     FOREIGN_ORIGIN,
@@ -79,6 +80,8 @@ async def _targets(chat: Chat) -> dict[str, str]:
     left = await visitor.call("offline_message", {"name": "Ville", "email": "v@example.fi",
                                                   "text": "Please call me back."})
     assert left["ok"], left
+    # The emails it queued are sent (and forgotten) in the background: let that finish first.
+    await until(lambda: all_sent(chat))
     return {"{agent_id}": str(target.id), "{canned_id}": str(response["id"]),
             "{message_id}": left["id"]}
 

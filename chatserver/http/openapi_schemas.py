@@ -87,7 +87,7 @@ FOUND = {"conversations": array(obj({"id": HEX_ID, "state": STRING, "created_at"
 EXPORT = obj({"format": STRING, "email": STRING, "exported_at": TIME,
               "conversations": array(obj({"id": HEX_ID, "messages": array(MESSAGE)})),
               "offline_messages": array(obj({"id": HEX_ID, "text": STRING})),
-              "emails": array(obj({"id": HEX_ID, "to": STRING})),
+              "emails": array(obj({"id": HEX_ID, "to": MAYBE_STRING})),
               "access_log": array(obj({"at": TIME, "action": STRING}))})
 COUNTS = obj({"conversations": {"type": "integer"}, "offline_messages": {"type": "integer"},
               "emails": {"type": "integer"}})
