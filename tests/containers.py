@@ -41,7 +41,48 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm make
     ca-certificates && rm -rf /var/lib/apt/lists/* && update-ca-certificates
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 """,
+    # Stand-ins for the images deploy/compose.yaml names, with the parts of their entry points
+    # it relies on: postgres makes its database from POSTGRES_* on an empty volume; redis
+    # accepts connections from the other containers; nginx reads conf.d/.
+    "postgres": """FROM {debian}
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-15 \\
+    && rm -rf /var/lib/apt/lists/*
+COPY postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
+ENTRYPOINT ["sh", "/usr/local/bin/docker-entrypoint.sh"]
+CMD ["postgres"]
+""",
+    "redis": """FROM {debian}
+RUN apt-get update && apt-get install -y --no-install-recommends redis-server \\
+    && rm -rf /var/lib/apt/lists/*
+RUN printf '#!/bin/sh\\nif [ "$1" = redis-server ]; then shift; \\
+exec redis-server --protected-mode no "$@"; fi\\nexec "$@"\\n' > /entrypoint.sh
+ENTRYPOINT ["sh", "/entrypoint.sh"]
+CMD ["redis-server"]
+""",
+    "nginx": """FROM {debian}
+RUN apt-get update && apt-get install -y --no-install-recommends nginx-light \\
+    && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default
+CMD ["nginx", "-g", "daemon off;"]
+""",
 }
+POSTGRES_ENTRYPOINT = """#!/bin/sh
+# The official image's contract, as far as compose.yaml uses it.
+set -e
+mkdir -p "$PGDATA" /run/postgresql
+chown -R postgres:postgres "$PGDATA" /run/postgresql
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  printf '%s' "$POSTGRES_PASSWORD" > /tmp/pwfile
+  chown postgres /tmp/pwfile
+  runuser -u postgres -- initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile=/tmp/pwfile \\
+    --auth-host=scram-sha-256 --auth-local=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  rm /tmp/pwfile
+  echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  echo "CREATE DATABASE \\"$POSTGRES_DB\\";" | runuser -u postgres -- \\
+    postgres --single -D "$PGDATA" -c listen_addresses='' postgres >/dev/null
+fi
+exec runuser -u postgres -- postgres -D "$PGDATA" -c listen_addresses='*'
+"""
 
 
 def _cas() -> list[Path]:
@@ -52,6 +93,8 @@ def base_tag(kind: str) -> str:
     """localhost/chatserver-test/KIND:HASH, the hash of what the image is built from, so a
     change to the recipe or to this machine's authorities builds a new one."""
     digest = hashlib.sha256(BASES[kind].encode())
+    if kind == "postgres":
+        digest.update(POSTGRES_ENTRYPOINT.encode())
     for ca in _cas():
         digest.update(ca.read_bytes())
     return f"localhost/chatserver-test/{kind}:{digest.hexdigest()[:12]}"
@@ -117,6 +160,7 @@ def base_images() -> None:
             for ca in _cas():
                 shutil.copy(ca, folder / "cas" / ca.name)
             (folder / "Containerfile").write_text(containerfile.format(debian=DEBIAN))
+            (folder / "postgres-entrypoint.sh").write_text(POSTGRES_ENTRYPOINT)
             podman("build", "--network", "host", "-t", image, str(folder))
 
 
@@ -128,3 +172,16 @@ def build_app(root: Path, tag: str) -> int:
            "--build-arg", f"PYTHON_IMAGE={base_tag('python')}",
            "-t", tag, str(root), timeout=1500)
     return int(podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
+
+
+def compose(folder: Path, *args: str, check: bool = True,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """podman-compose in `folder` (its compose.yaml and .env), with this sandbox's settings."""
+    executable = shutil.which("podman-compose")
+    assert executable is not None
+    done = subprocess.run([executable, *args], cwd=folder, capture_output=True, text=True,
+                          timeout=timeout, env=environment())
+    if check and done.returncode != 0:
+        raise AssertionError(f"podman-compose {' '.join(args)} failed: "
+                             f"{(done.stdout + done.stderr)[-3000:]}")
+    return done
