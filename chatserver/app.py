@@ -61,8 +61,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
                ) -> web.Application:
     for deprecated in settings.deprecations:
         log.warning(deprecated)
-    residency.enforce(settings)  # personal data stays in the EU/EEA: services/residency.py
-    bot.check(settings)  # a malformed FAQ file stops start-up: services/bot_faq.py
+    residency.enforce(settings)  # personal data stays in the EU/EEA: privacy/residency.py
+    bot.check(settings)  # a malformed FAQ file stops start-up: services/assistant/faq.py
     if settings.redis_url and not settings.auth.address_key:
         log.warning("auth.address_key is not set: each node keys login throttling on its own, "
                     "so failed logins are not counted across nodes; set the same "
@@ -130,7 +130,7 @@ async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _email_outbox(app: web.Application) -> AsyncIterator[None]:
-    """Sends queued emails (services/outbox.py)."""
+    """Sends queued emails (services/email/outbox.py)."""
     async with outbox.running(app[CONTEXT]):
         yield
 
@@ -142,7 +142,8 @@ async def _idle_conversations(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _privacy(app: web.Application) -> AsyncIterator[None]:
-    """Publishes the current privacy notice and runs the purge worker (services/retention.py)."""
+    """Publishes the current privacy notice and runs the purge worker
+    (services/privacy/retention.py)."""
     ctx = app[CONTEXT]
     await notice.publish(ctx)
     async with retention.running(ctx):

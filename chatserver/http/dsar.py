@@ -1,6 +1,6 @@
 """Data-subject requests by email address, for admins (DESIGN.md §5.6):
 `GET /api/v1/dsar?email=` finds, `POST /api/v1/dsar/export` and `POST /api/v1/dsar/erase` with
-`{"email"}` export and erase. Every call is audited by the service (services/rights.py)."""
+`{"email"}` export and erase. Every call is audited by the service (services/privacy/rights.py)."""
 
 from __future__ import annotations
 

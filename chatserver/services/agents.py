@@ -162,7 +162,7 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
     # and without the key a copy of it cannot be matched against a list of them.
     account_key = ctx.address_limits.key_for("account", email.strip().lower())
     address_key = ctx.address_limits.key_for("address", counted_as(client_address))
-    # Rows older than the window are left to the purge (services/retention.py), so this check
+    # Rows older than the window are left to the purge (privacy/retention.py), so this check
     # only reads.
     async with ctx.db() as session:
         counts = dict(

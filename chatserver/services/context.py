@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class Assistant(Protocol):
-    """The FAQ assistant as the chat core calls it (services/bot.py implements it)."""
+    """The FAQ assistant as the chat core calls it (services/assistant/bot.py implements it)."""
 
     async def after_visitor_message(
             self, ctx: Context, visitor: Visitor, conversation_id: str, text: str, *,
@@ -40,7 +40,7 @@ class Assistant(Protocol):
 
 
 # Called inside the transaction that closes a conversation, after its closing message (the
-# transcript email is queued by one: services/transcripts.py).
+# transcript email is queued by one: services/email/transcripts.py).
 CloseHook = Callable[["Context", AsyncSession, "Conversation"], Awaitable[None]]
 
 
@@ -63,7 +63,7 @@ class Context:
     metrics: Metrics | None = field(default=None)
     # A redis.asyncio client when `redis_url` is set (shared state between nodes), else None.
     redis: Any | None = field(default=None)
-    # Wake-up events of this node's background workers, by name (see services/outbox.py).
+    # Wake-up events of this node's background workers, by name (see services/email/outbox.py).
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     # Counts per client address on this node, and the keyed hash of addresses and accounts
     # (services/address_limits.py), keyed with `auth.address_key` or a random key.

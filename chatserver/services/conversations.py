@@ -3,7 +3,7 @@ messages.py, or message_batch.py's group commit), history and typing (who holds 
 routing.py; the queue: queue.py). A message is acknowledged only after its commit.
 
 The optional FAQ assistant is not imported here: the app wires it as `ctx.assistant`
-(services/bot.py), so the chat core works the same with it on, off or absent.
+(services/assistant/bot.py), so the chat core works the same with it on, off or absent.
 """
 
 from __future__ import annotations

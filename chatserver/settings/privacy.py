@@ -1,7 +1,7 @@
 """The `[privacy]` settings section: who the controller is, why and on what legal basis data is
 processed, the processors and their countries, what optional metadata is collected and how long
 each kind of personal data is kept. The privacy notice is generated from these values
-(chatserver/services/notice.py), so changing one changes the notice and its version.
+(chatserver/services/privacy/notice.py), so changing one changes the notice and its version.
 
 `Settings.privacy` (chatserver/settings/__init__.py) is this.
 """

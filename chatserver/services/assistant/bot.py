@@ -94,7 +94,7 @@ class Knowledge:
 class Decision:
     kind: str  # "answer", "choices" ("Did you mean…?"), "handoff" (asked for a person), "unsure"
     entry_id: str | None = None  # the best entry, when any shares words with the question
-    confidence: float = 0.0  # the probability that entry_id is right (bot_confidence.py)
+    confidence: float = 0.0  # the probability that entry_id is right (confidence.py)
     choices: tuple[str, ...] = ()  # entries offered when kind is "choices", best first
 
 

@@ -5,7 +5,7 @@ a few dictionary look-ups per word (bench/bot_bench.py).
 
 Each entry is matched on two fields: its example questions, title and keywords (the strong
 field), and its answer (the weak one: a visitor asks in the words the answer uses more often
-than in the words of the three examples an operator wrote). A word of the question (bot_text.py)
+than in the words of the three examples an operator wrote). A word of the question (text.py)
 meets an entry when one of its base forms is there, when its compound parts are, or, for a word
 the FAQ never uses, when a FAQ word is spelled nearly the same (character 4-grams: typos).
 

@@ -1,7 +1,7 @@
 """The assistant's answers about the visitor's own data, built from the live privacy notice.
 
 They are not written anywhere: each is put together from sections of the notice the server
-renders from its settings (services/notice.py), so changing a setting (the retention period, a
+renders from its settings (privacy/notice.py), so changing a setting (the retention period, a
 processor, an optional field) changes the answer exactly as it changes the notice.
 """
 

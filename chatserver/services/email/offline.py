@@ -1,6 +1,6 @@
 """What a visitor leaves for email: the transcript address and the offline form, and the
 agents' side of the offline inbox (list, mark handled, reply by email). Emails go through the
-outbox (services/outbox.py), queued in the same transaction as the row they belong to.
+outbox (services/email/outbox.py), queued in the same transaction as the row they belong to.
 """
 
 from __future__ import annotations
