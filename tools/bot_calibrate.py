@@ -1,9 +1,9 @@
-"""Fits the assistant's two confidence models (chatserver/services/bot_confidence.py) on the
-*dev* domains of corpus/bot/ and the shipped shop FAQ, and prints them with the thresholds'
+"""Fits the assistant's two confidence models (chatserver/services/assistant/confidence.py)
+on the *dev* domains of corpus/bot/ and the shipped shop FAQ, and prints them with the thresholds'
 effect on that same dev data. The *test* domains are never read here (docs/bot.md).
 
     .venv/bin/python tools/bot_calibrate.py            # print the fitted models
-    .venv/bin/python tools/bot_calibrate.py --write    # and write them into bot_confidence.py
+    .venv/bin/python tools/bot_calibrate.py --write    # and write them into confidence.py
 
 A plain logistic regression by gradient descent (a few thousand rows, seven features): no
 dependency for a fit that runs once per change of the matcher.
@@ -65,7 +65,7 @@ def fit(xs: list[tuple[float, ...]], ys: list[int], *, steps: int = 4000, rate: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="write the models into "
-                        "chatserver/services/bot_confidence.py")
+                        "chatserver/services/assistant/confidence.py")
     args = parser.parse_args()
     data = rows()
     xs = [x for x, *_ in data]
@@ -74,7 +74,7 @@ def main() -> None:
     print(f"fitted on {len(data)} dev questions ({', '.join(d.name for d in DEV)}, shop)")
     print(f"ANSWER_MODEL = {answer!r}\nOFFER_MODEL = {offer!r}")
     if args.write:
-        path = ROOT / "chatserver" / "services" / "bot_confidence.py"
+        path = ROOT / "chatserver" / "services" / "assistant" / "confidence.py"
         text = path.read_text(encoding="utf-8")
         text = re.sub(r"ANSWER_MODEL = .*", f"ANSWER_MODEL = {answer!r}", text)
         text = re.sub(r"OFFER_MODEL = .*", f"OFFER_MODEL = {offer!r}", text)

@@ -22,8 +22,8 @@ FEATURES = ("coverage", "lead", "share", "unknown", "rarest_unknown", "words", "
             "examples")
 
 # Fitted by tools/bot_calibrate.py (see its output for the data it was fitted on).
-ANSWER_MODEL = (-4.972, (3.513, 3.677, 1.535, -2.307, 0.177, 1.754, -0.164, 0.055))
-OFFER_MODEL = (-4.872, (3.663, 2.689, 0.654, -2.161, -0.247, 2.269, 0.974, 0.259))
+ANSWER_MODEL = (-5.144, (3.672, 3.695, 1.638, -2.274, 0.053, 1.823, -0.023, 0.004))
+OFFER_MODEL = (-4.917, (3.831, 2.796, 0.573, -2.093, -0.328, 2.265, 1.035, 0.243))
 
 
 @dataclass(frozen=True)

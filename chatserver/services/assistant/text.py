@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 STEMMERS = {"fi": "finnish", "sv": "swedish", "en": "english"}
 MIN_HEAD, MIN_TAIL = 5, 3  # shortest first and last part of a Swedish compound that is split
+# ... when its parts are split as common words of the language instead: at least this long, and
+# at least this common (Zipf frequency), each.
+SPLIT_HEAD, SPLIT_TAIL, SPLIT_ZIPF = 3, 4, 3.0
 # A word's weight falls linearly from 1 at Zipf frequency FULL_ZIPF (about once per 100,000
 # words) to LEAST_WEIGHT at NO_ZIPF (the most common words of the language).
 FULL_ZIPF, NO_ZIPF, LEAST_WEIGHT = 3.5, 7.0, 0.05
@@ -193,7 +196,9 @@ class Analyzer:
         return bases or [word], parts
 
     def _split(self, word: str) -> tuple[str, ...]:
-        """Parts of a Swedish compound whose first part is a word of the FAQ."""
+        """Parts of a Swedish compound: a first part that is a word of the FAQ, else the split
+        into two common words of the language ("däckförvaring" → däck + förvaring, "lånekort"
+        → låne + kort), a linking s or e allowed after the first."""
         if len(word) < MIN_HEAD + MIN_TAIL:
             return ()
         for cut in range(len(word) - MIN_TAIL, MIN_HEAD - 1, -1):
@@ -202,7 +207,22 @@ class Analyzer:
                 return (head, tail)
             if head.endswith("s") and head[:-1] in self.vocabulary:
                 return (head[:-1], tail)
-        return ()
+        if self._known(word):
+            return ()  # a common word as it is, not a compound to take apart
+        best: tuple[float, tuple[str, ...]] = (0.0, ())
+        for cut in range(len(word) - SPLIT_TAIL, SPLIT_HEAD - 1, -1):
+            head, tail = word[:cut], word[cut:]
+            for first in (head, head[:-1] if head[-1] in "se" else None):
+                if first and len(first) >= SPLIT_HEAD:
+                    score = min(self._known(first), self._known(tail))
+                    if score > best[0]:
+                        best = (score, (first, tail))
+        return best[1]
+
+    def _known(self, word: str) -> float:
+        """How common `word` is (Zipf), or 0 below SPLIT_ZIPF."""
+        zipf = wordfreq.zipf_frequency(word, self.language, wordlist="small")
+        return zipf if zipf >= SPLIT_ZIPF else 0.0
 
     def _weight(self, word: str, bases: list[str]) -> float:
         zipf = max(wordfreq.zipf_frequency(w, self.language, wordlist="small")
