@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -18,22 +19,29 @@ import aiohttp
 from tests.helpers import free_port
 
 
-async def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Until a `chatserver serve` process answers /readyz with 200; fails with its log if it
-    exits or is not ready within a minute (a loaded machine)."""
+async def until_ready(url: str, between: Callable[[], bool] = lambda: True,
+                      seconds: float = 60) -> bool:
+    """True once `url`/readyz answers 200 within `seconds` (a loaded machine needs a while).
+    `between` runs before each try; when it returns False (the server is gone) this stops."""
+    deadline = asyncio.get_running_loop().time() + seconds
     async with aiohttp.ClientSession() as http:
-        for _ in range(1200):
-            if process.poll() is not None:
-                break
+        while asyncio.get_running_loop().time() < deadline and between():
             try:
                 async with http.get(f"{url}/readyz") as response:
                     if response.status == 200:
-                        return
+                        return True
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.05)
-    state = "exited" if process.poll() is not None else "not ready after a minute"
-    raise AssertionError(f"{url} {state}: {_tail(log)}")
+    return False
+
+
+async def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until a `chatserver serve` process answers /readyz with 200; fails with its log if it
+    exits or is not ready within a minute."""
+    if not await until_ready(url, lambda: process.poll() is None):
+        state = "exited" if process.poll() is not None else "not ready after a minute"
+        raise AssertionError(f"{url} {state}: {_tail(log)}")
 
 
 def _tail(log: Path) -> str:

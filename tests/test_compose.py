@@ -19,6 +19,7 @@ import pytest
 
 from tests import containers
 from tests.helpers import PASSWORD, Client, free_port
+from tests.servers import until_ready
 
 pytestmark = pytest.mark.containers
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,28 +101,22 @@ def _node_of_the_visitor(project: str) -> str:
     return found[0]
 
 
-async def _ready(url: str, project: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _attempt in range(300):
-            for node in ("app1", "app2"):  # a node that raced the one-shot migration restarts
-                state = containers.podman("inspect", "--format", "{{.State.Status}}",
-                                          f"{project}_{node}_1", check=False).stdout.strip()
-                if state == "exited":
-                    containers.podman("start", f"{project}_{node}_1", check=False)
-            try:
-                async with http.get(url + "/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError("the compose stack did not become ready through nginx")
+def _restart_exited_nodes(project: str) -> bool:
+    """A node that raced the one-shot migration exits; start it again (compose's restart
+    policy does that with a daemon, podman-compose has none)."""
+    for node in ("app1", "app2"):
+        state = containers.podman("inspect", "--format", "{{.State.Status}}",
+                                  f"{project}_{node}_1", check=False).stdout.strip()
+        if state == "exited":
+            containers.podman("start", f"{project}_{node}_1", check=False)
+    return True
 
 
 async def test_two_nodes_behind_nginx_chat_across_nodes_and_survive_one_stopping(
         stack: tuple[str, str]) -> None:
     project, url = stack
-    await _ready(url, project)
+    assert await until_ready(url, lambda: _restart_exited_nodes(project)), \
+        "the compose stack did not become ready through nginx"
     containers.podman("exec", "-i", f"{project}_app1_1", "chatserver", "agent", "add",
                       "anna@example.fi", "--name", "Anna", "--password-stdin",
                       stdin=PASSWORD + "\n")

@@ -17,6 +17,7 @@ import pytest
 
 from tests import containers
 from tests.helpers import PASSWORD, Client, free_port
+from tests.servers import until_ready
 
 pytestmark = pytest.mark.containers
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,10 @@ async def test_the_image_serves_a_chat_and_drains_on_sigterm(image: str, tmp_pat
             "-e", "CHATSERVER_AUTH__ARGON2_TIME_COST=1", image, "serve", "--migrate")
         async with aiohttp.ClientSession(
                 cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            await _until_ready(http, url, name)
+            if not await until_ready(url):
+                logs = containers.podman("logs", name, check=False)
+                raise AssertionError("the container did not become ready: "
+                                     + (logs.stdout + logs.stderr)[-3000:])
             containers.podman("exec", "-i", name, "chatserver", "agent", "add",
                               "anna@example.fi", "--name", "Anna", "--password-stdin",
                               stdin=PASSWORD + "\n")
@@ -106,17 +110,3 @@ async def test_the_image_serves_a_chat_and_drains_on_sigterm(image: str, tmp_pat
     finally:
         containers.podman("rm", "-f", name, check=False)
         containers.podman("volume", "rm", "-f", volume, check=False)
-
-
-async def _until_ready(http: aiohttp.ClientSession, url: str, name: str) -> None:
-    for _attempt in range(300):
-        try:
-            async with http.get(url + "/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    logs = containers.podman("logs", name, check=False)
-    raise AssertionError("the container did not become ready: " +
-                         (logs.stdout + logs.stderr)[-3000:])

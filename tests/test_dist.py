@@ -26,6 +26,7 @@ import pytest
 
 from chatserver import __version__
 from tests.helpers import Client, free_port
+from tests.servers import until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 NEEDED = ("chatserver/static/widget.js", "chatserver/static/console.js",
@@ -91,14 +92,15 @@ async def test_the_installed_wheel_serves_and_chats_from_any_folder(
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
     environment["CHATSERVER_AUTH__ARGON2_TIME_COST"] = "1"
     environment["CHATSERVER_AUTH__ARGON2_MEMORY_KIB"] = "64"
+    log = tmp_path / "serve.log"
     server = await asyncio.create_subprocess_exec(
         str(installed / "chatserver"), "serve", "--migrate", "--demo", "--port", str(port),
-        cwd=tmp_path, env=environment, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        cwd=tmp_path, env=environment, stdout=log.open("wb"), stderr=asyncio.subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-            await _until_ready(http, url, server)
+            assert await until_ready(url, lambda: server.returncode is None), \
+                log.read_text(errors="replace")[-2000:]
             async with http.get(url + "/widget.js") as response:
                 assert response.status == 200 and len(await response.read()) > 20_000
             async with http.get(url + "/") as response:  # the demo page embeds the widget
@@ -127,24 +129,8 @@ async def test_the_installed_wheel_serves_and_chats_from_any_folder(
         assert (tmp_path / "data" / "chatserver.db").exists()  # in the folder it runs from
     finally:
         server.terminate()
-        output, _ = await asyncio.wait_for(server.communicate(), 20)
-    assert server.returncode == 0, output.decode(errors="replace")[-2000:]
-
-
-async def _until_ready(http: aiohttp.ClientSession, url: str,
-                       server: asyncio.subprocess.Process) -> None:
-    for _attempt in range(200):
-        if server.returncode is not None:
-            output = await server.stdout.read() if server.stdout else b""
-            raise AssertionError(output.decode(errors="replace")[-2000:])
-        try:
-            async with http.get(url + "/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("the installed server did not become ready")
+        await asyncio.wait_for(server.wait(), 20)
+    assert server.returncode == 0, log.read_text(errors="replace")[-2000:]
 
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
