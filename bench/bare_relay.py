@@ -1,6 +1,7 @@
 """The floor to compare with: a bare python-socketio relay with chatserver's events.
 
-Same namespaces, events, rooms and payload shapes as chatserver (docs/protocol.md), but nothing
+Same namespaces, events, rooms and payload shapes as chatserver (docs/protocol.md; the queue as
+`queue_update` deltas, as chatserver sends them to agents with queue_version 2), but nothing
 is stored and nothing is checked: no database, no validation, no rate limit, no notice. Run as
 shipped by default (`python bench/bare_relay.py --port P`); the flags turn on the same tuning
 chatserver can use, to measure each on its own.
@@ -68,8 +69,8 @@ def build(json_module: Any = None) -> tuple[web.Application, socketio.AsyncServe
         if agent_id is not None:
             await sio.emit("message", view, to=f"agent:{agent_id}", namespace="/agent")
         if opened is not None:
-            await sio.emit("queue", {"conversations": list(queued.values())}, to="agents",
-                           namespace="/agent")
+            await sio.emit("queue_update", {"added": [queued[conversation_id]], "removed": []},
+                           to="agents", namespace="/agent")
             return {"ok": True, "message": view, "conversation": opened}
         return {"ok": True, "message": view}
 
@@ -91,7 +92,7 @@ def build(json_module: Any = None) -> tuple[web.Application, socketio.AsyncServe
         queued.pop(conversation_id, None)
         view = {"id": conversation_id, "state": "active", "agent": {"name": "Agent"}}
         await sio.emit("conversation", view, to=f"conv:{conversation_id}", namespace="/visitor")
-        await sio.emit("queue", {"conversations": list(queued.values())}, to="agents",
+        await sio.emit("queue_update", {"added": [], "removed": [conversation_id]}, to="agents",
                        namespace="/agent")
         return {"ok": True, "conversation": {**view, "messages": []}}
 

@@ -50,7 +50,8 @@ function onDelivered(message, dir) {
 
 async function connectAgents() {
   await pool(cfg.agents, 10, async (i) => {
-    const { socket } = await connect("/agent", { api_token: cfg.agentTokens[i] });
+    // queue_version 2: the queue's changes come as `queue_update` deltas (docs/protocol.md).
+    const { socket } = await connect("/agent", { api_token: cfg.agentTokens[i], queue_version: 2 });
     socket.on("message", (m) => onDelivered(m, "v2a"));
     socket.on("disconnect", () => counters.disconnects++);
     agents[i] = { socket };
@@ -225,14 +226,14 @@ async function idle() {
 }
 
 // Visitors connect spread over one second and send their first message as soon as they are
-// welcomed; agents see it in the `queue` event, claim it and answer.
+// welcomed; agents see it in a `queue_update` event, claim it and answer.
 async function burst() {
   await connectAgents();
   const firstSeen = new Map();   // conversation id -> time an agent first saw it queued
   const waiting = new Map();     // conversation id -> resolve(time), for visitors waiting on it
   const opened = new Map();      // conversation id -> visitor index
   const v2aMs = [], connectMs = [], ackMs = [], a2vMs = [];
-  agents[0].socket.on("queue", ({ conversations }) => {
+  const sawQueued = (conversations) => {
     const t = now();
     for (const c of conversations) {
       if (firstSeen.has(c.id)) continue;
@@ -240,7 +241,9 @@ async function burst() {
       const resolve = waiting.get(c.id);
       if (resolve) { waiting.delete(c.id); resolve(t); }
     }
-  });
+  };
+  agents[0].socket.on("queue", ({ conversations }) => sawQueued(conversations));
+  agents[0].socket.on("queue_update", ({ added }) => sawQueued(added));
   const seen = (id) => firstSeen.has(id) ? Promise.resolve(firstSeen.get(id))
     : new Promise((resolve) => waiting.set(id, resolve));
   out({ type: "mark", name: "measure_start", connections: cfg.visitors + cfg.agents });

@@ -78,6 +78,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     visitors, agents = VisitorNamespace(ctx), AgentNamespace(ctx)
     sio.register_namespace(visitors)
     sio.register_namespace(agents)
+    agents.attach_queue_feed(sio, sio.manager)
     app[SETTINGS], app[CONTEXT], app[SIO] = settings, ctx, sio
     app[VISITORS], app[AGENTS] = visitors, agents
     setup_routes(app)

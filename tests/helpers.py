@@ -105,13 +105,16 @@ class Chat:
         http.headers_csrf = body["csrf_token"]  # type: ignore[attr-defined]
         return http
 
-    async def agent(self, email: str, name: str | None = None, role: str = "agent") -> Client:
+    async def agent(self, email: str, name: str | None = None, role: str = "agent",
+                    queue_version: int | None = None) -> Client:
+        """A logged-in agent socket; `queue_version=2` takes the queue as deltas."""
         if name is not None:
             await self.add_agent(email, name, role)
         http = await self.login(email)
         cookies = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
         client = Client("/agent")
-        await client.connect(self.url, headers={"Cookie": cookies})
+        auth = {} if queue_version is None else {"queue_version": queue_version}
+        await client.connect(self.url, headers={"Cookie": cookies}, auth=auth)
         self.clients.append(client.sio)
         client.http = http
         await client.next("welcome")
@@ -134,12 +137,19 @@ class Client:
         self.events: dict[str, asyncio.Queue[Any]] = {}
         self.http: aiohttp.ClientSession | None = None
         self.welcome: Any = None
+        self.watchers: dict[str, list[Callable[[Any], None]]] = {}
         self.sio.on("*", self._record, namespace=namespace)
 
     async def _record(self, event: str, data: Any = None) -> None:
         if event == "welcome":
             self.welcome = data
+        for watcher in self.watchers.get(event, ()):
+            watcher(data)
         self.events.setdefault(event, asyncio.Queue()).put_nowait(data)
+
+    def watch(self, event: str, watcher: Callable[[Any], None]) -> None:
+        """Call `watcher(data)` on each `event` as it arrives (and still record it)."""
+        self.watchers.setdefault(event, []).append(watcher)
 
     async def connect(self, url: str, **kwargs: Any) -> None:
         await self.sio.connect(url, namespaces=[self.namespace], transports=["websocket"],
@@ -167,6 +177,36 @@ class Client:
 
     async def emit(self, event: str, data: Any = None) -> None:
         await self.sio.emit(event, data, namespace=self.namespace)
+
+
+class QueueView:
+    """An agent's view of the queue built as the console builds it (widget/console/chats.js):
+    the whole queue from `welcome` and `queue`, then `queue_update` deltas; an id once removed
+    never comes back (deltas relayed from two nodes can overtake each other)."""
+
+    def __init__(self, client: Client) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.left: set[str] = set()
+        self._replace(client.welcome["queue"])
+        for data in client.pending("queue"):  # arrived since the welcome
+            self._replace(data["conversations"])
+        client.watch("queue", lambda data: self._replace(data["conversations"]))
+        client.watch("queue_update", self._apply)
+
+    def _replace(self, conversations: list[dict[str, Any]]) -> None:
+        self.items = {c["id"]: c for c in conversations if c["id"] not in self.left}
+
+    def _apply(self, delta: dict[str, Any]) -> None:
+        self.left.update(delta["removed"])
+        for conversation_id in delta["removed"]:
+            self.items.pop(conversation_id, None)
+        for conversation in delta["added"]:
+            if conversation["id"] not in self.left:
+                self.items[conversation["id"]] = conversation
+
+    def ids(self) -> list[str]:
+        return [c["id"] for c in sorted(self.items.values(),
+                                        key=lambda c: (c["queued_at"] or "", c["id"]))]
 
 
 def namespace_events() -> dict[str, set[str]]:

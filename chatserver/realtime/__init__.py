@@ -10,12 +10,12 @@ import socketio
 
 from chatserver.realtime import tuning
 from chatserver.realtime.packets import ClientPacket
-from chatserver.realtime.relay import RedisRelay
+from chatserver.realtime.relay import ObservedManager, RedisRelay
 from chatserver.settings import Settings
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
-    manager: socketio.AsyncManager | None = None
+    manager: ObservedManager = ObservedManager()
     if settings.redis_url:
         # Carries emits (and room membership effects) between the nodes of one site.
         # RedisRelay: says whether it is subscribed and resubscribes quickly (relay.py).

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
+import socketio
+
 from chatserver.db.models import Agent
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
@@ -18,12 +20,21 @@ from chatserver.realtime.payloads import (
     AgentMessage,
     AgentTyping,
     ConversationRef,
+    Empty,
     Presence,
     Transfer,
 )
+from chatserver.realtime.queue_feed import SnapshotFeed
+from chatserver.realtime.relay import ObservedManager
 from chatserver.services import agents, conversations, presence, queue, routing
 from chatserver.services.context import Context
-from chatserver.services.events import AGENT_NS, ALL_AGENTS_ROOM, agent_room
+from chatserver.services.events import (
+    AGENT_NS,
+    ALL_AGENTS_ROOM,
+    QUEUE_UPDATE,
+    QUEUE_UPDATES_ROOM,
+    agent_room,
+)
 from chatserver.services.views import agent_view
 from chatserver.validation import message_text, parse
 
@@ -65,7 +76,14 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
             "transfer": self.on_transfer,
             "close": self.on_close,
             "history": self.on_history,
+            "queue": self.on_queue,
         }
+        self.snapshots: SnapshotFeed | None = None  # set once registered: attach_queue_feed
+
+    def attach_queue_feed(self, server: socketio.AsyncServer, manager: ObservedManager) -> None:
+        """Whole queues for this node's sockets that take no deltas (queue_feed.py)."""
+        self.snapshots = SnapshotFeed(self.ctx, server)
+        manager.listen(AGENT_NS, QUEUE_UPDATE, self.snapshots.changed)
 
     async def _authenticate(self, session_token: str | None, api_token: str | None) -> Agent | None:
         if session_token:
@@ -97,6 +115,10 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         self.connections[sid] = connection
         await self.enter_room(sid, ALL_AGENTS_ROOM)
         await self.enter_room(sid, agent_room(agent.id or 0))
+        if credentials.queue_version >= 2:
+            await self.enter_room(sid, QUEUE_UPDATES_ROOM)
+        elif self.snapshots is not None:
+            await self.snapshots.add(sid)
         await presence.connected(self.ctx, agent, sid)
         await self.emit("welcome", {
             "agent": agent_view(agent),
@@ -107,11 +129,13 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         }, to=sid)
         # A queue change committed while the welcome was being assembled may have reached this
         # socket before the welcome and been overwritten by its older snapshot: send the queue
-        # once more, taken after the welcome went out.
+        # once more, taken after the welcome went out (to both versions; see docs/protocol.md).
         await self.emit("queue", {"conversations": await queue.waiting(self.ctx)}, to=sid)
         return True
 
     async def disconnected(self, connection: AgentConnection) -> None:
+        if self.snapshots is not None:
+            self.snapshots.remove(connection.sid)
         await presence.disconnected(self.ctx, connection.sid)
 
     async def before_event(self, connection: AgentConnection) -> None:
@@ -132,6 +156,11 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
     def sids(self) -> dict[str, int]:
         """This node's live agent sockets, {sid: agent id} (for the presence heartbeat)."""
         return {sid: c.me.id or 0 for sid, c in self.connections.items()}
+
+    async def on_queue(self, conn: AgentConnection, data: Any) -> Ack:
+        """The whole queue now, for a client that lost track of it."""
+        parse(Empty, data)
+        return ok(conversations=await queue.waiting(self.ctx))
 
     async def on_presence(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(Presence, data)

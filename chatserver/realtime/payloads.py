@@ -24,6 +24,9 @@ class VisitorAuth(Payload):
 
 class AgentAuth(Payload):
     api_token: Annotated[str, StringConstraints(max_length=128)] | None = None
+    # 2: the queue's changes come as `queue_update` deltas; 1 (or absent): as the whole queue
+    # in `queue` after every change (the console before 2026-12; kept for one release).
+    queue_version: Literal[1, 2] = 1
 
 
 class Empty(Payload):

@@ -1,5 +1,8 @@
-"""The Redis manager that carries emits between nodes, made to say whether it is relaying and
-to come back quickly after Redis does (docs/deployment.md, "Failure behaviour").
+"""The socket.io managers: `ObservedManager` delivers this node's emits and tells listeners of
+chosen events as it does (realtime/queue_feed.py turns queue deltas into whole queues for the
+agent sockets of this node that want those); `RedisRelay`, one of those that also carries emits
+between nodes, made to say whether it is relaying and to come back quickly after Redis does
+(docs/deployment.md, "Failure behaviour").
 
 python-socketio's AsyncRedisManager resubscribes after an error with a back-off that doubles up
 to 60 s, so a node could go on for a minute after Redis returned without hearing the other
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import socketio
@@ -26,10 +29,39 @@ RETRY_MAX_SECONDS = 2.0
 PUBLISH_SECONDS = 3.0
 
 
-class RedisRelay(socketio.AsyncRedisManager):
+Listener = Callable[[Any], None]
+
+
+class ObservedManager(socketio.AsyncManager):
+    """python-socketio's delivery to this node's sockets, calling listeners of an event first.
+
+    Every emit reaches `emit` here on every node that delivers it, whether it was emitted on
+    this node or relayed from another (in RedisRelay's method order this class comes right
+    before AsyncManager, so the pub/sub manager's local delivery goes through it too).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listeners: dict[tuple[str, str], list[Listener]] = {}
+
+    def listen(self, namespace: str, event: str, listener: Listener) -> None:
+        """Call `listener(data)` (synchronously: it must not block) for each such emit."""
+        self.listeners.setdefault((namespace, event), []).append(listener)
+
+    async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
+                   skip_sid: Any = None, callback: Any = None, to: Any = None,
+                   **kwargs: Any) -> Any:
+        for listener in self.listeners.get((namespace, event), ()):
+            listener(data)
+        return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                                  callback=callback, to=to, **kwargs)
+
+
+class RedisRelay(socketio.AsyncRedisManager, ObservedManager):
     def __init__(self, url: str, channel: str) -> None:
-        super().__init__(url, channel=channel,
-                         redis_options={"socket_connect_timeout": PUBLISH_SECONDS})
+        # AsyncRedisManager's __init__ (it reaches ObservedManager's through super()).
+        socketio.AsyncRedisManager.__init__(
+            self, url, channel=channel, redis_options={"socket_connect_timeout": PUBLISH_SECONDS})
         self.listening = False
 
     async def _publish(self, data: Any) -> Any:

@@ -11,7 +11,8 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +21,22 @@ from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services.context import Context
 from chatserver.services.views import iso
+
+_INSERT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
+
+
+def _values(ctx: Context, action: str, actor_kind: str, actor_id: str | int | None,
+            target_kind: str | None, target_id: str | int | None,
+            detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "at": ctx.clock(),
+        "actor_kind": actor_kind,
+        "actor_id": None if actor_id is None else str(actor_id),
+        "action": action,
+        "target_kind": target_kind,
+        "target_id": None if target_id is None else str(target_id),
+        "detail": json.dumps(detail, sort_keys=True),
+    }
 
 
 def record(
@@ -33,17 +50,24 @@ def record(
     target_id: str | int | None = None,
     **detail: Any,
 ) -> None:
-    session.add(
-        AuditEvent(
-            at=ctx.clock(),
-            actor_kind=actor_kind,
-            actor_id=None if actor_id is None else str(actor_id),
-            action=action,
-            target_kind=target_kind,
-            target_id=None if target_id is None else str(target_id),
-            detail=json.dumps(detail, sort_keys=True),
-        )
-    )
+    session.add(AuditEvent(**_values(ctx, action, actor_kind, actor_id, target_kind,
+                                     target_id, detail)))
+
+
+async def write(
+    ctx: Context,
+    connection: AsyncConnection,
+    action: str,
+    *,
+    actor_kind: str,
+    actor_id: str | int | None = None,
+    target_kind: str | None = None,
+    target_id: str | int | None = None,
+    **detail: Any,
+) -> None:
+    """As `record`, on a Core connection (the hot paths that load no ORM objects)."""
+    await connection.execute(_INSERT, _values(ctx, action, actor_kind, actor_id, target_kind,
+                                              target_id, detail))
 
 
 ACTOR_KINDS = ("agent", "visitor", "system", "cli")

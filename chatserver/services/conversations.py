@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,10 +19,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import address_limits, audit, message_batch, messages, queue
+from chatserver.services import address_limits, audit, message_batch, messages, metrics, queue
 from chatserver.services.context import Context
 from chatserver.services.tokens import new_token, token_hash
-from chatserver.services.views import message_view
+from chatserver.services.views import message_view, visitor_conversation_view
 
 OPEN_STATES = ("bot", "queued", "active")
 
@@ -88,19 +89,17 @@ async def post_visitor_message(
     answer; `choice` is the FAQ entry the visitor picked from the assistant's choices."""
     client_key = f"v:{client_id}"
     opened: Conversation | None = None
+    place: int | None = None
     try:
-        if visitor.conversation_id is not None and ctx.settings.performance.batch_messages:
+        if visitor.conversation_id is None:
+            opened, message, place = await _open_with_message(ctx, visitor, text, client_key)
+            agent_id = None
+        elif ctx.settings.performance.batch_messages:
             # Group commit with other messages arriving now (message_batch.py).
             message, agent_id = await message_batch.append(
                 ctx, visitor.conversation_id, kind="visitor", text=text, client_key=client_key)
         else:
             async with ctx.db.begin() as session:
-                if visitor.conversation_id is None:
-                    opened = open_conversation(
-                        ctx, visitor, "bot" if ctx.settings.bot.enabled else "queued")
-                    session.add(opened)
-                    await session.flush()
-                    visitor.conversation_id = opened.id
                 message, agent_id = await messages.append(
                     ctx, session, visitor.conversation_id, kind="visitor", text=text,
                     client_key=client_key,
@@ -109,13 +108,7 @@ async def post_visitor_message(
         return Posted(duplicate.view, None)
     except IntegrityError:
         # A concurrent retry of the same message (or of the first one) won the race.
-        if opened is not None:
-            visitor.conversation_id = None
         return await _after_race(ctx, visitor, client_key)
-    except BaseException:
-        if opened is not None:
-            visitor.conversation_id = None
-        raise
     view = message_view(message)
     await ctx.bus.to_visitors_of(message.conversation_id, "message", view, skip_sid=sid)
     if agent_id is not None:
@@ -127,9 +120,46 @@ async def post_visitor_message(
         if opened is not None and handled is not None:
             return Posted(view, handled)
     if opened is not None:
-        await queue.publish(ctx)
-        return Posted(view, await queue.visitor_view(ctx, opened))
+        if opened.state == "queued":
+            await queue.joined(ctx, opened)
+        return Posted(view, visitor_conversation_view(opened, None, place))
     return Posted(view, None)
+
+
+# Opening a conversation is on the hot path of a burst (docs/performance.md): two Core INSERTs
+# (the conversation already at seq 1, and its first message) and, when it is queued, its place
+# in line, read in the same transaction. No ORM object is loaded.
+_CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
+_MESSAGE = Message.__table__  # type: ignore[attr-defined]
+_INSERT_CONVERSATION = insert(_CONVERSATION)
+_INSERT_MESSAGE = insert(_MESSAGE)
+
+
+async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_key: str
+                             ) -> tuple[Conversation, Message, int | None]:
+    conversation = open_conversation(ctx, visitor, "bot" if ctx.settings.bot.enabled
+                                     else "queued")
+    conversation.last_seq = 1
+    message = Message(conversation_id=conversation.id, seq=1, author_kind="visitor", text=text,
+                      client_key=client_key, created_at=conversation.created_at)
+    async with ctx.engine.begin() as connection:
+        await connection.execute(_INSERT_CONVERSATION, row_of(conversation))
+        await connection.execute(_INSERT_MESSAGE, message_row(message))
+        place = (await queue.place_of(connection, conversation.queued_at)
+                 if conversation.queued_at is not None else None)
+    visitor.conversation_id = conversation.id
+    metrics.count_message(ctx, "visitor")
+    return conversation, message, place
+
+
+def row_of(row: Conversation | Message) -> dict[str, Any]:
+    """A model's values for a Core INSERT of its table."""
+    return {column.name: getattr(row, column.name)
+            for column in row.__table__.columns}  # type: ignore[union-attr]
+
+
+def message_row(message: Message) -> dict[str, Any]:
+    return row_of(message)
 
 
 async def _after_race(ctx: Context, visitor: Visitor, client_key: str) -> Posted:
@@ -191,13 +221,17 @@ async def require_assigned(
     return conversation
 
 
+def system_wording(ctx: Context, language: str, text: str, **params: Any) -> str:
+    """A system note's text in the conversation's language."""
+    return ctx.translator.gettext(language, text).format(**params)
+
+
 async def system_message(
     ctx: Context, session: AsyncSession, conversation_id: str, language: str, text: str,
     **params: Any,
 ) -> Message:
-    wording = ctx.translator.gettext(language, text).format(**params)
     message, _agent_id = await messages.append(ctx, session, conversation_id, kind="system",
-                                               text=wording)
+                                               text=system_wording(ctx, language, text, **params))
     return message
 
 

@@ -1,8 +1,9 @@
 """Where services send what clients must hear. Rooms are named here and nowhere else.
 
 Visitors of a conversation share the room `conv:ID` in /visitor; each agent's sockets share
-`agent:ID` in /agent, and all agents are in `agents`. With a Redis manager these emits reach
-sockets on every node.
+`agent:ID` in /agent, and all agents are in `agents`. Agent sockets that take the queue as
+deltas (`queue_version` 2) are also in `queue-updates`; the others get the whole queue from their
+own node (realtime/queue_feed.py). With a Redis manager these emits reach sockets on every node.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import socketio
 VISITOR_NS = "/visitor"
 AGENT_NS = "/agent"
 ALL_AGENTS_ROOM = "agents"
+QUEUE_UPDATES_ROOM = "queue-updates"
+QUEUE_UPDATE = "queue_update"
 
 
 def conversation_room(conversation_id: str) -> str:
@@ -43,6 +46,10 @@ class EventBus:
 
     async def to_all_agents(self, event: str, data: Any) -> None:
         await self._emit(event, data, ALL_AGENTS_ROOM, AGENT_NS)
+
+    async def queue_update(self, delta: dict[str, Any]) -> None:
+        """`{"added": [...], "removed": [...]}` to every agent socket that takes deltas."""
+        await self._emit(QUEUE_UPDATE, delta, QUEUE_UPDATES_ROOM, AGENT_NS)
 
     async def to_all_visitors(self, event: str, data: Any) -> None:
         await self._emit(event, data, None, VISITOR_NS)

@@ -1,13 +1,19 @@
 """The queue agents see and what each side is told about it: the waiting conversations, an
-agent's own, a visitor's place in line, and the pushes when any of that changes."""
+agent's own, a visitor's place in line, and the changes pushed when any of that moves.
+
+A change is pushed as a delta, proportional to the change and not to the queue
+(docs/performance.md): `queue_update` `{"added": [...], "removed": [...]}` to the agents, and a
+new `queue_position` only to the visitors who moved (those behind a conversation that left).
+The whole queue is read only for an agent's `welcome` and when an agent asks for it.
+"""
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,16 +32,31 @@ async def visitor_view(ctx: Context, conversation: Conversation) -> dict[str, An
 async def position_of(session: AsyncSession, conversation: Conversation) -> int | None:
     if conversation.state != "queued" or conversation.queued_at is None:
         return None
-    ahead = await session.exec(
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.state == "queued")
-        .where(col(Conversation.queued_at) < conversation.queued_at)
-    )
-    return int(ahead.one()) + 1
+    return await place_of(await session.connection(), conversation.queued_at)
+
+
+_CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
+_AHEAD = (
+    select(func.count()).select_from(_CONVERSATION)
+    .where(_CONVERSATION.c.state == "queued")
+    .where(_CONVERSATION.c.queued_at < bindparam("queued_at"))
+)
+_RANKED = (
+    select(_CONVERSATION.c.id, _CONVERSATION.c.queued_at,
+           func.rank().over(order_by=_CONVERSATION.c.queued_at).label("place"))
+    .where(_CONVERSATION.c.state == "queued")
+    .subquery()
+)
+
+
+async def place_of(connection: AsyncConnection, queued_at: datetime) -> int:
+    """The place in line of a conversation queued at `queued_at`: 1 + those queued before."""
+    ahead = await connection.execute(_AHEAD, {"queued_at": queued_at})
+    return int(ahead.scalar_one()) + 1
 
 
 async def waiting(ctx: Context) -> list[dict[str, Any]]:
+    """The whole queue, oldest first (an agent's `welcome`, or when an agent asks)."""
     async with ctx.db() as session:
         rows = (
             await session.exec(
@@ -60,34 +81,38 @@ async def assigned(ctx: Context, agent: Agent) -> list[dict[str, Any]]:
     return [agent_conversation_view(c, agent) for c in rows]
 
 
-async def publish(ctx: Context) -> None:
-    """Push the queue to every agent, and each queued visitor's new position to them."""
-    conversations = await waiting(ctx)
-    await ctx.bus.to_all_agents("queue", {"conversations": conversations})
-    # Only visitors whose position moved: appending to the queue moves nobody.
-    for conversation_id, position in _changed_positions(ctx, conversations):
+async def behind(connection: AsyncConnection,
+                 queued_at: datetime | None) -> list[tuple[str, int]]:
+    """(id, place in line) of the queued conversations that joined after `queued_at` (all of
+    them when None): the ones that move up when a conversation queued then leaves. One
+    statement; the place is counted as `place_of` counts it (`rank()` = 1 + those ahead)."""
+    query = select(_RANKED.c.id, _RANKED.c.place)
+    if queued_at is not None:
+        query = query.where(_RANKED.c.queued_at > queued_at)
+    rows = await connection.execute(query.order_by(_RANKED.c.place))
+    return [(str(conversation_id), int(place)) for conversation_id, place in rows]
+
+
+async def joined(ctx: Context, conversation: Conversation) -> None:
+    """A conversation joined the end of the queue. Nobody ahead of it moved, so only the
+    agents hear of it."""
+    await ctx.bus.queue_update({"added": [agent_conversation_view(conversation)],
+                                "removed": []})
+
+
+async def left(ctx: Context, conversation_ids: list[str], queued_at: datetime | None,
+               moved: list[tuple[str, int]] | None = None) -> None:
+    """Conversations left the queue (claimed, closed, erased); the earliest of them had joined
+    it at `queued_at`. `moved` is `behind(queued_at)` read in the transaction that removed
+    them; without it, it is read now."""
+    if not conversation_ids:
+        return
+    await ctx.bus.queue_update({"added": [], "removed": conversation_ids})
+    if moved is None:
+        async with ctx.engine.connect() as connection:
+            moved = await behind(connection, queued_at)
+    for conversation_id, place in moved:
         await ctx.bus.to_visitors_of(
             conversation_id, "conversation",
-            {"id": conversation_id, "state": "queued", "queue_position": position},
+            {"id": conversation_id, "state": "queued", "queue_position": place},
         )
-
-
-# Which queued visitors need to hear a new queue position (docs/performance.md).
-#
-# A new conversation joins the end of the queue, so nobody ahead of it moves; only a claim or a
-# close moves the ones behind. Sending every queued visitor its position on every change made
-# opening N conversations cost N² emits. This remembers, per node, the position last sent for each
-# queued conversation and yields only the ones that changed. Positions only ever fall while a
-# conversation waits, so a node that missed another node's emit sends the same value again at
-# worst, never a stale one.
-_sent: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
-
-
-def _changed_positions(ctx: Context, queued: list[dict[str, Any]]) -> Iterator[tuple[str, int]]:
-    """(conversation id, position) for each queued conversation whose position is new."""
-    previous = _sent.get(ctx.db, {})
-    current = {item["id"]: position for position, item in enumerate(queued, start=1)}
-    _sent[ctx.db] = current  # conversations that left the queue are forgotten here
-    for conversation_id, position in current.items():
-        if previous.get(conversation_id) != position:
-            yield conversation_id, position

@@ -6,20 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import col
 
-from chatserver.db.models import Agent, Conversation
+from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import audit, metrics, presence, queue
 from chatserver.services.context import Context
 from chatserver.services.conversations import (
     Visitor,
+    message_row,
     open_conversation,
     require_assigned,
     stored_messages,
     system_message,
+    system_wording,
 )
 from chatserver.services.views import (
     agent_conversation_view,
@@ -27,48 +29,78 @@ from chatserver.services.views import (
     visitor_conversation_view,
 )
 
+# Claiming is on the hot path of a burst (docs/performance.md): plain Core statements, built
+# once, and no ORM object loaded. One UPDATE both takes the conversation and reserves the seq of
+# its "joined" note; RETURNING gives back the row.
+_CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
+_MESSAGE = Message.__table__  # type: ignore[attr-defined]
+_TAKE = (
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.id == bindparam("cid"))
+    .where(_CONVERSATION.c.state.in_(("bot", "queued")))
+    .values(state="active", agent_id=bindparam("agent_id"), claimed_at=bindparam("now"),
+            last_activity_at=bindparam("now"), last_seq=_CONVERSATION.c.last_seq + 1)
+    .returning(*_CONVERSATION.c)
+)
+_INSERT_MESSAGE = insert(_MESSAGE)
+_HISTORY = (
+    select(*_MESSAGE.c).where(_MESSAGE.c.conversation_id == bindparam("cid"))
+    .order_by(_MESSAGE.c.seq)
+)
+
 
 async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, Any]:
     """Exactly one agent wins: the state change is one conditional UPDATE."""
     now = ctx.clock()
+    async with ctx.engine.begin() as connection:
+        row = (await connection.execute(
+            _TAKE, {"cid": conversation_id, "agent_id": agent.id, "now": now})).first()
+        if row is not None:
+            conversation = Conversation(**row._mapping)
+            joined = Message(
+                conversation_id=conversation_id, seq=conversation.last_seq,
+                author_kind="system", created_at=now,
+                text=system_wording(ctx, conversation.language, _("{name} joined the chat."),
+                                    name=agent.display_name))
+            await connection.execute(_INSERT_MESSAGE, message_row(joined))
+            messages = [Message(**m._mapping)
+                        for m in await connection.execute(_HISTORY, {"cid": conversation_id})]
+            await audit.write(ctx, connection, "conversation.read", actor_kind="agent",
+                              actor_id=agent.id, target_kind="conversation",
+                              target_id=conversation_id, via="claim")
+            queued_at = conversation.queued_at  # None when it was taken from the assistant
+            moved = await queue.behind(connection, queued_at) if queued_at else []
+    if row is None:  # after the transaction: this one reads in a session of its own
+        return await _claimed_already(ctx, agent, conversation_id)
+    metrics.count_message(ctx, "system")
+    view = agent_conversation_view(conversation, agent)
+    await ctx.bus.to_visitors_of(conversation_id, "conversation",
+                                 visitor_conversation_view(conversation, agent))
+    await ctx.bus.to_visitors_of(conversation_id, "message", message_view(joined))
+    await ctx.bus.to_agent(agent.id or 0, "conversation", view)
+    if queued_at is not None:
+        metrics.observe_queue_wait(ctx, (now - queued_at).total_seconds())
+        await queue.left(ctx, [conversation_id], queued_at, moved)
+    return {**view, "messages": [message_view(m) for m in messages]}
+
+
+async def _claimed_already(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, Any]:
+    """Nothing was taken: the conversation is gone, closed, another agent's, or already this
+    agent's (then claiming again returns it, and the read is audited)."""
     async with ctx.db.begin() as session:
-        result = await session.exec(
-            update(Conversation)
-            .where(col(Conversation.id) == conversation_id)
-            .where(col(Conversation.state).in_(("bot", "queued")))
-            .values(state="active", agent_id=agent.id, claimed_at=now, last_activity_at=now)
-        )
-        if result.rowcount == 0:
-            existing = await session.get(Conversation, conversation_id)
-            if existing is None:
-                raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
-            if existing.state == "closed":
-                raise ServiceError(Code.CLOSED)
-            if existing.agent_id != agent.id:
-                raise ServiceError(
-                    Code.CONFLICT, _("Another agent has already taken this conversation.")
-                )
-            joined = None
-        else:
-            conversation = await session.get(Conversation, conversation_id)
-            assert conversation is not None
-            joined = await system_message(ctx, session, conversation_id, conversation.language,
-                                          _("{name} joined the chat."), name=agent.display_name)
-        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
-        assert conversation is not None
+        existing = await session.get(Conversation, conversation_id)
+        if existing is None:
+            raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
+        if existing.state == "closed":
+            raise ServiceError(Code.CLOSED)
+        if existing.agent_id != agent.id:
+            raise ServiceError(
+                Code.CONFLICT, _("Another agent has already taken this conversation."))
         messages = await stored_messages(session, conversation_id, 0, None)
         audit.record(ctx, session, "conversation.read", actor_kind="agent", actor_id=agent.id,
                      target_kind="conversation", target_id=conversation_id, via="claim")
-    view = agent_conversation_view(conversation, agent)
-    if joined is not None:
-        if conversation.queued_at is not None:
-            metrics.observe_queue_wait(ctx, (now - conversation.queued_at).total_seconds())
-        await ctx.bus.to_visitors_of(conversation_id, "conversation",
-                                     visitor_conversation_view(conversation, agent))
-        await ctx.bus.to_visitors_of(conversation_id, "message", message_view(joined))
-        await ctx.bus.to_agent(agent.id or 0, "conversation", view)
-        await queue.publish(ctx)
-    return {**view, "messages": [message_view(m) for m in messages]}
+    return {**agent_conversation_view(existing, agent),
+            "messages": [message_view(m) for m in messages]}
 
 
 async def transfer(ctx: Context, agent: Agent, conversation_id: str, target_id: int) -> None:
@@ -131,11 +163,15 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
             if conversation.state == "bot":
                 conversation.state, conversation.queued_at = "queued", now
                 session.add(conversation)
+                await session.flush()
                 opened = True
-    view = await queue.visitor_view(ctx, conversation)
-    if opened:
-        await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
-        await queue.publish(ctx)
+        # Its place in line, read before the commit (nobody can join ahead of it meanwhile).
+        place = await queue.position_of(session, conversation) if opened else None
+    if not opened:  # already queued or with an agent: nothing changes
+        return await queue.visitor_view(ctx, conversation)
+    view = visitor_conversation_view(conversation, None, place)
+    await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
+    await queue.joined(ctx, conversation)
     return view
 
 
@@ -172,4 +208,4 @@ async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = 
         await ctx.bus.to_agent(agent.id or 0, "conversation",
                                agent_conversation_view(conversation, agent))
     if was_queued:
-        await queue.publish(ctx)
+        await queue.left(ctx, [conversation_id], conversation.queued_at)

@@ -15,6 +15,7 @@ export class ChatsView {
     this.t = app.t
     this.prefs = prefs
     this.queue = []
+    this.left = new Set() // conversations that left the queue: they never come back to it
     this.seen = null
     this.chats = new Map()
     this.online = []
@@ -28,6 +29,7 @@ export class ChatsView {
     this.socket = new AgentSocket({
       welcome: (d) => this.onWelcome(d),
       queue: (d) => this.onQueue(d.conversations),
+      queue_update: (d) => this.onQueueUpdate(d),
       conversation: (d) => this.onConversation(d),
       message: (m) => this.onMessage(m),
       typing: (d) => this.onTyping(d),
@@ -110,7 +112,9 @@ export class ChatsView {
   }
 
   // --- events --------------------------------------------------------------------------------
-  onQueue (conversations) {
+  // The whole queue: in `welcome`, right after it, and when asked for with `queue`.
+  onQueue (all) {
+    const conversations = all.filter((c) => !this.left.has(c.id))
     const fresh = conversations.filter((c) => this.seen && !this.seen.has(c.id))
     this.seen = new Set(conversations.map((c) => c.id))
     this.queue = conversations
@@ -118,10 +122,26 @@ export class ChatsView {
     if (fresh.length) this.alertNewChat(this.t('new_chat_waiting'), languageName(this.t, fresh[0].language))
   }
 
+  // A change of the queue. Deltas relayed from two nodes can overtake each other, so an id that
+  // was removed is remembered and a late `added` for it is ignored (a conversation is queued
+  // once in its life).
+  onQueueUpdate ({ added, removed }) {
+    for (const id of removed) {
+      this.left.add(id)
+      if (this.left.size > 10000) this.left.delete(this.left.values().next().value)
+    }
+    const next = this.queue.filter((c) => !this.left.has(c.id))
+    const have = new Set(next.map((c) => c.id))
+    for (const conv of added) if (!have.has(conv.id)) next.push(conv)
+    next.sort((a, b) => (a.queued_at || '').localeCompare(b.queued_at || '') || a.id.localeCompare(b.id))
+    this.onQueue(next)
+  }
+
   onConversation (data) {
     const me = this.app.me.id
     const chat = this.chats.get(data.id)
     if (data.erased) {
+      this.left.add(data.id)
       this.queue = this.queue.filter((c) => c.id !== data.id)
       if (chat) {
         this.removeChat(data.id)
@@ -240,6 +260,7 @@ export class ChatsView {
     const chat = this.chats.get(id) || this.addChat(ack.conversation, [])
     chat.conv = ack.conversation
     for (const m of ack.conversation.messages) this.merge(chat, m, false)
+    this.left.add(id)
     this.queue = this.queue.filter((c) => c.id !== id)
     this.select(id)
   }

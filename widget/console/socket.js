@@ -8,13 +8,14 @@ export class AgentSocket {
     this.handlers = handlers
     this.calls = new Set()
     const socket = this.socket = io('/agent', {
-      auth: {},
+      // 2: the queue's changes come as `queue_update` deltas (docs/protocol.md).
+      auth: { queue_version: 2 },
       transports: ['websocket'],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
       timeout: 8000
     })
-    for (const name of ['queue', 'conversation', 'message', 'typing', 'agents']) {
+    for (const name of ['queue', 'queue_update', 'conversation', 'message', 'typing', 'agents']) {
       socket.on(name, (data) => handlers[name](data))
     }
     socket.on('welcome', (data) => {

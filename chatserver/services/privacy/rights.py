@@ -162,8 +162,10 @@ async def _after_erase(ctx: Context, erased: list[Conversation]) -> None:
         if conversation.agent_id is not None:
             await ctx.bus.to_agent(conversation.agent_id, "conversation", gone)
         await ctx.bus.to_visitors_of(conversation.id, "conversation", gone)
-    if any(c.state == "queued" for c in erased):
-        await queue.publish(ctx)
+    queued = [c for c in erased if c.state == "queued"]
+    if queued:
+        await queue.left(ctx, [c.id for c in queued],
+                         min(c.queued_at for c in queued if c.queued_at is not None))
 
 
 # The visitor's own conversation (the widget's `export` and `erase` events).
