@@ -48,6 +48,7 @@ EVENTS: dict[str, dict[str, type[Payload]]] = {
         "transfer": payloads.Transfer,
         "close": payloads.ConversationRef,
         "history": payloads.AgentHistory,
+        "queue": payloads.Empty,
     },
 }
 # Valid payloads of these would end or move the conversation the fuzzing runs in; only their

@@ -29,7 +29,7 @@ from chatserver.db.models import AgentConnection, Conversation
 from chatserver.keys import AGENTS
 from chatserver.services import conversations, presence, queue
 from chatserver.settings import Settings
-from tests.helpers import CHEAP_ARGON2, Chat, Client, free_port, make_settings
+from tests.helpers import CHEAP_ARGON2, Chat, Client, QueueView, free_port, make_settings
 from tests.servers import wait_until_ready
 
 pytestmark = pytest.mark.postgres
@@ -433,3 +433,40 @@ async def test_rows_expired_by_another_node_come_back_on_postgres(site: Site) ->
         rows = (await session.exec(select(AgentConnection))).all()
     assert [(r.sid, r.agent_id, r.node_id) for r in rows] == [
         (sid, agent.welcome["agent"]["id"], "node-a") for sid in sids]
+
+
+async def test_queue_deltas_keep_every_agents_view_equal_to_the_database_under_a_burst(
+    site: Site,
+) -> None:
+    """Concurrent opens, claims and closes on two nodes: every delta console's view, built
+    from `queue_update`s relayed through Redis, and an older console's whole queue end up
+    equal to the database's queue."""
+    a = await site.node("node-a", site.port_a)
+    b = await site.node("node-b", site.port_b)
+    anna = await a.agent("anna@example.fi", "Anna", queue_version=2)
+    bert = await b.agent("bert@example.fi", "Bert", queue_version=2)
+    carl = await b.agent("carl@example.fi", "Carl")  # an older console: whole queues
+    for agent in (anna, bert, carl):
+        await agent.next("queue")
+    views = [QueueView(anna), QueueView(bert)]
+    wholes: list[list[str]] = [[]]
+    carl.watch("queue", lambda q: wholes.append([c["id"] for c in q["conversations"]]))
+
+    async def one(number: int) -> None:
+        node, agent = ((a, bert), (b, anna))[number % 2]  # the claim on the other node
+        visitor = await node.visitor("en")
+        conversation_id = await _open_conversation(visitor, f"burst {number}")
+        if number % 3 == 0:
+            claimed = await agent.call("claim", {"conversation_id": conversation_id})
+            assert claimed["ok"], claimed
+        elif number % 3 == 1:
+            assert (await visitor.call("close", {}))["ok"]
+
+    await asyncio.gather(*(one(n) for n in range(60)))
+    expected = [c["id"] for c in await queue.waiting(a.ctx)]
+    assert len(expected) == 20
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while [view.ids() for view in views] + [wholes[-1]] != [expected] * 3:
+        assert loop.time() < deadline, ([view.ids() for view in views], wholes[-1], expected)
+        await asyncio.sleep(0.05)
