@@ -29,7 +29,15 @@ from chatserver.db.models import AgentConnection, Conversation
 from chatserver.keys import AGENTS
 from chatserver.services import conversations, presence, queue
 from chatserver.settings import Settings
-from tests.helpers import CHEAP_ARGON2, Chat, Client, QueueView, free_port, make_settings
+from tests.helpers import (
+    CHEAP_ARGON2,
+    Chat,
+    Client,
+    QueueView,
+    free_port,
+    in_queue_order,
+    make_settings,
+)
 from tests.servers import wait_until_ready
 
 pytestmark = pytest.mark.postgres
@@ -450,7 +458,7 @@ async def test_queue_deltas_keep_every_agents_view_equal_to_the_database_under_a
         await agent.next("queue")
     views = [QueueView(anna), QueueView(bert)]
     wholes: list[list[str]] = [[]]
-    carl.watch("queue", lambda q: wholes.append([c["id"] for c in q["conversations"]]))
+    carl.watch("queue", lambda q: wholes.append(in_queue_order(q["conversations"])))
 
     async def one(number: int) -> None:
         node, agent = ((a, bert), (b, anna))[number % 2]  # the claim on the other node
@@ -463,7 +471,7 @@ async def test_queue_deltas_keep_every_agents_view_equal_to_the_database_under_a
             assert (await visitor.call("close", {}))["ok"]
 
     await asyncio.gather(*(one(n) for n in range(60)))
-    expected = [c["id"] for c in await queue.waiting(a.ctx)]
+    expected = in_queue_order(await queue.waiting(a.ctx))
     assert len(expected) == 20
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 15

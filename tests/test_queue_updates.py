@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from chatserver.services import queue
-from tests.helpers import Chat, QueueView
+from tests.helpers import Chat, QueueView, in_queue_order
 
 
 async def test_agents_get_deltas_older_consoles_whole_queues_and_visitors_their_place(
@@ -72,14 +72,14 @@ async def test_a_delta_view_equals_the_database_after_concurrent_opens_and_claim
             assert (await visitor.call("close", {}))["ok"]
 
     await asyncio.gather(*(one(n) for n in range(24)))
-    expected = [c["id"] for c in await queue.waiting(chat.ctx)]
+    expected = in_queue_order(await queue.waiting(chat.ctx))
     assert len(expected) == 8
-    await _until(lambda: view.ids() == expected)
+    await _until(lambda: view.ids() == expected, lambda: (view.ids(), expected))
 
 
-async def _until(check: Any, seconds: float = 10.0) -> None:
+async def _until(check: Any, state: Any, seconds: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not check():
-        assert loop.time() < deadline, "the agent's view never matched the database"
+        assert loop.time() < deadline, ("the agent's view never matched the database", state())
         await asyncio.sleep(0.05)

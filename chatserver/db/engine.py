@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,6 +50,16 @@ def is_busy(error: BaseException) -> bool:
         word in str(original) for word in ("database is locked", "database is busy"))
 
 
+READ_ONLY = "chatserver_read_only"
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for transactions that only read. On SQLite they begin
+    deferred and do not wait for the write gate (a write in one fails); elsewhere it is the
+    engine itself."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 class _WriteGate:
     """One SQLite writer at a time in this process, queued in order on an asyncio lock.
 
@@ -65,6 +76,11 @@ class _WriteGate:
         self.timeout = timeout  # as busy_timeout
 
     def begin(self, connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            # A reader (`reader()`): WAL lets it read its snapshot while one writer writes, so
+            # it neither queues on the gate nor takes the write lock.
+            connection.exec_driver_sql("BEGIN")
+            return
         # A deferred transaction that reads and then writes cannot upgrade its WAL snapshot
         # when another writer committed meanwhile, and fails at once with "database is
         # locked". Taking the write lock at BEGIN makes writers queue instead.
@@ -76,6 +92,16 @@ class _WriteGate:
             except TimeoutError:
                 pass  # a transaction nested in another: SQLite's busy_timeout decides, as before
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    async def hold(self, dbapi_connection: Any) -> None:
+        """Take the gate for a transaction begun outside SQLAlchemy (trip.py)."""
+        if self.holder is dbapi_connection:
+            return
+        try:
+            await self._acquire()
+            self.holder = dbapi_connection
+        except TimeoutError:
+            pass  # as in `begin`: SQLite's busy_timeout decides
 
     async def _acquire(self) -> None:
         # asyncio.timeout, not wait_for: on Python 3.11, wait_for can swallow a cancellation
@@ -89,6 +115,14 @@ class _WriteGate:
             self.lock.release()
 
 
+_GATES: weakref.WeakKeyDictionary[Any, _WriteGate] = weakref.WeakKeyDictionary()
+
+
+def write_gate(engine: AsyncEngine) -> _WriteGate | None:
+    """The SQLite write gate of this engine; None for other databases."""
+    return _GATES.get(engine.sync_engine)
+
+
 def make_engine(database_url: str, busy_seconds: float = 5.0) -> AsyncEngine:
     # hide_parameters: SQL errors (and so logged tracebacks) never quote the values, which can
     # be message text or email addresses.
@@ -96,10 +130,15 @@ def make_engine(database_url: str, busy_seconds: float = 5.0) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # Readers run side by side (`reader`): keep enough connections open that a burst of
+        # them does not open and close new ones (each is a thread and a file handle). No reset
+        # on return: every transaction here ends in COMMIT or ROLLBACK before the connection
+        # goes back (SQLAlchemy's own, and trip.py's), and the reset was one more hand-off.
         engine = create_async_engine(url, connect_args={"timeout": busy_seconds},
+                                     pool_size=8, max_overflow=8, pool_reset_on_return=None,
                                      hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_seconds))
-        gate = _WriteGate(busy_seconds)
+        gate = _GATES[engine.sync_engine] = _WriteGate(busy_seconds)
         event.listen(engine.sync_engine, "begin", gate.begin)
         for pool_event in ("checkin", "invalidate", "close"):
             event.listen(engine.sync_engine, pool_event, gate.release)

@@ -245,7 +245,7 @@ async def logout(ctx: Context, token: str) -> None:
 
 async def agent_for_session(ctx: Context, token: str) -> tuple[Agent, AgentSession] | None:
     """The agent behind a session cookie, if the session is live and the agent enabled."""
-    async with ctx.db() as session:
+    async with ctx.read() as session:
         row = await session.get(AgentSession, token_hash(token))
         if row is None or row.expires_at <= ctx.clock():
             return None
@@ -266,7 +266,7 @@ async def create_api_token(ctx: Context, agent_id: int, label: str = "") -> str:
 
 
 async def agent_for_api_token(ctx: Context, token: str) -> Agent | None:
-    async with ctx.db() as session:
+    async with ctx.read() as session:
         row = (
             await session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
         ).first()

@@ -11,18 +11,21 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatserver.db import trip
 from chatserver.db.models import Agent, AuditEvent
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services.context import Context
 from chatserver.services.views import iso
 
-_INSERT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
+_TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
+# Every column but the id, which the database numbers.
+INSERT = trip.Statement(insert(_TABLE).values(
+    {column.name: bindparam(column.name) for column in _TABLE.c if column.name != "id"}))
 
 
 def _values(ctx: Context, action: str, actor_kind: str, actor_id: str | int | None,
@@ -54,9 +57,8 @@ def record(
                                      target_id, detail)))
 
 
-async def write(
+def row(
     ctx: Context,
-    connection: AsyncConnection,
     action: str,
     *,
     actor_kind: str,
@@ -64,10 +66,9 @@ async def write(
     target_kind: str | None = None,
     target_id: str | int | None = None,
     **detail: Any,
-) -> None:
-    """As `record`, on a Core connection (the hot paths that load no ORM objects)."""
-    await connection.execute(_INSERT, _values(ctx, action, actor_kind, actor_id, target_kind,
-                                              target_id, detail))
+) -> dict[str, Any]:
+    """As `record`, as the values of `INSERT` (the hot paths' one-trip transactions)."""
+    return _values(ctx, action, actor_kind, actor_id, target_kind, target_id, detail)
 
 
 ACTOR_KINDS = ("agent", "visitor", "system", "cli")

@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatserver.db.engine import SessionMaker
+from chatserver.db.engine import SessionMaker, make_sessionmaker, reader
 from chatserver.i18n import Translator
 from chatserver.services.address_limits import AddressLimits, new_key
 from chatserver.services.events import EventBus
@@ -68,6 +68,8 @@ class Context:
     # Counts per client address on this node, and the keyed hash of addresses and accounts
     # (services/address_limits.py), keyed with `auth.address_key` or a random key.
     address_limits: AddressLimits = field(init=False)
+    reader: AsyncEngine = field(init=False)
+    read: SessionMaker = field(init=False)
     # The key of the hashes kept in place of addresses (see `record_key`), read when needed.
     _record_key: bytes | None = field(default=None, init=False, repr=False)
     # The FAQ assistant when `bot.enabled` (wired by app.build_context), else None.
@@ -83,6 +85,10 @@ class Context:
         return self._record_key
 
     def __post_init__(self) -> None:
+        # Sessions and connections for reads only: on SQLite they do not queue behind writers
+        # (db/engine.py `reader`). Hot paths that only read use these.
+        self.reader = reader(self.engine)
+        self.read = make_sessionmaker(self.reader)
         key = self.settings.auth.address_key
         # The clock is read each time: tests move it to see an hour's window pass.
         self.address_limits = AddressLimits(key.encode() if key else new_key(),

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatserver.db import trip
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
@@ -55,7 +56,7 @@ async def resume(ctx: Context, token: str | None) -> tuple[str, Conversation | N
     explicit hand-off.
     """
     if token:
-        async with ctx.db() as session:
+        async with ctx.read() as session:
             conversation = (
                 await session.exec(
                     select(Conversation).where(Conversation.token_hash == token_hash(token))
@@ -121,18 +122,18 @@ async def post_visitor_message(
             return Posted(view, handled)
     if opened is not None:
         if opened.state == "queued":
-            await queue.joined(ctx, opened)
+            await queue.joined(ctx, opened, place)
         return Posted(view, visitor_conversation_view(opened, None, place))
     return Posted(view, None)
 
 
-# Opening a conversation is on the hot path of a burst (docs/performance.md): two Core INSERTs
-# (the conversation already at seq 1, and its first message) and, when it is queued, its place
-# in line, read in the same transaction. No ORM object is loaded.
+# Opening a conversation is on the hot path of a burst (docs/performance.md): two INSERTs (the
+# conversation already at seq 1, and its first message) and, when it is queued, its place in
+# line, in one trip (db/trip.py). No ORM object is loaded.
 _CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
 _MESSAGE = Message.__table__  # type: ignore[attr-defined]
-_INSERT_CONVERSATION = insert(_CONVERSATION)
-_INSERT_MESSAGE = insert(_MESSAGE)
+_INSERT_CONVERSATION = trip.Statement(insert(_CONVERSATION))
+INSERT_MESSAGE = trip.Statement(insert(_MESSAGE))
 
 
 async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_key: str
@@ -142,11 +143,15 @@ async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_k
     conversation.last_seq = 1
     message = Message(conversation_id=conversation.id, seq=1, author_kind="visitor", text=text,
                       client_key=client_key, created_at=conversation.created_at)
-    async with ctx.engine.begin() as connection:
-        await connection.execute(_INSERT_CONVERSATION, row_of(conversation))
-        await connection.execute(_INSERT_MESSAGE, message_row(message))
-        place = (await queue.place_of(connection, conversation.queued_at)
-                 if conversation.queued_at is not None else None)
+    rows = row_of(conversation), row_of(message)
+    queued_at = conversation.queued_at
+
+    def store(runner: trip.Runner) -> int | None:
+        runner.run(_INSERT_CONVERSATION, rows[0])
+        runner.run(INSERT_MESSAGE, rows[1])
+        return queue.place_in(runner, queued_at) if queued_at is not None else None
+
+    place = await trip.write(ctx.engine, store)
     visitor.conversation_id = conversation.id
     metrics.count_message(ctx, "visitor")
     return conversation, message, place
@@ -158,12 +163,8 @@ def row_of(row: Conversation | Message) -> dict[str, Any]:
             for column in row.__table__.columns}  # type: ignore[union-attr]
 
 
-def message_row(message: Message) -> dict[str, Any]:
-    return row_of(message)
-
-
 async def _after_race(ctx: Context, visitor: Visitor, client_key: str) -> Posted:
-    async with ctx.db() as session:
+    async with ctx.read() as session:
         conversation = (
             await session.exec(
                 select(Conversation).where(Conversation.token_hash == visitor.token_hash)
@@ -197,7 +198,7 @@ async def post_agent_message(
     except messages.Duplicate as duplicate:
         return duplicate.view
     except IntegrityError:
-        async with ctx.db() as session:
+        async with ctx.read() as session:
             existing = await messages.by_client_key(session, conversation_id, client_key)
         if existing is None:
             raise ServiceError(Code.UNAVAILABLE) from None
@@ -250,7 +251,7 @@ async def stored_messages(session: AsyncSession, conversation_id: str, after_seq
 
 async def history(ctx: Context, conversation_id: str, after_seq: int) -> list[dict[str, Any]]:
     page = ctx.settings.limits.history_page
-    async with ctx.db() as session:
+    async with ctx.read() as session:
         rows = await stored_messages(session, conversation_id, after_seq, page)
     return [message_view(m) for m in rows]
 
@@ -276,7 +277,7 @@ async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
 async def visitor_typing(ctx: Context, visitor: Visitor, typing: bool) -> None:
     if visitor.conversation_id is None:
         return
-    async with ctx.db() as session:
+    async with ctx.read() as session:
         conversation = await session.get(Conversation, visitor.conversation_id)
     if conversation is not None and conversation.agent_id is not None \
             and conversation.state == "active":
@@ -285,7 +286,7 @@ async def visitor_typing(ctx: Context, visitor: Visitor, typing: bool) -> None:
 
 
 async def agent_typing(ctx: Context, agent: Agent, conversation_id: str, typing: bool) -> None:
-    async with ctx.db() as session:
+    async with ctx.read() as session:
         await require_assigned(session, agent, conversation_id)
     await ctx.bus.to_visitors_of(conversation_id, "typing",
                                  {"typing": typing, "name": agent.display_name})

@@ -21,16 +21,19 @@ import asyncio
 import sqlite3
 import weakref
 from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, case, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
+from chatserver.db import trip
 from chatserver.db.engine import is_busy
 from chatserver.db.models import Agent, Conversation, Message
-from chatserver.services import messages, metrics, sqlite_batch
+from chatserver.services import messages, metrics
 from chatserver.services.context import Context
-from chatserver.services.sqlite_batch import Fallback, Item
 
 MAX_BATCH = 256
 _CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
@@ -38,15 +41,33 @@ _MESSAGE = Message.__table__  # type: ignore[attr-defined]
 _RETURNING = (_CONVERSATION.c.id, _CONVERSATION.c.last_seq, _CONVERSATION.c.agent_id)
 # Built once: the common batch has one conversation, and building a statement costs more
 # than running it.
-_SEQ_ONE = (
+_SEQ_ONE = trip.Statement(
     update(_CONVERSATION)
     .where(_CONVERSATION.c.id == bindparam("cid"))
     .where(_CONVERSATION.c.state != "closed")
     .values(last_seq=_CONVERSATION.c.last_seq + bindparam("n", type_=Integer),
             last_activity_at=bindparam("now"))
-    .returning(*_RETURNING)
+    .returning(*_RETURNING),
+    returns=_RETURNING,
 )
-_INSERT = insert(_MESSAGE)
+_INSERT = trip.Statement(insert(_MESSAGE))
+
+
+@dataclass
+class Item:
+    """One message waiting for a group commit."""
+
+    conversation_id: str
+    kind: str
+    text: str
+    client_key: str | None
+    agent: Agent | None
+    assigned_only: bool
+    future: asyncio.Future[tuple[Message, int | None]] = field(repr=False)
+
+
+class Fallback(Exception):
+    """The batch needs the one-by-one path."""
 
 
 class _Batcher:
@@ -157,51 +178,68 @@ async def _one_by_one(ctx: Context, item: Item) -> None:
 
 
 async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[Message, int | None]]:
-    if len(batch) > 1 and ctx.settings.is_sqlite:
-        stored = await sqlite_batch.commit(ctx, batch)
-        if stored is not None:
-            return stored
     now = ctx.clock()
     counts = Counter(item.conversation_id for item in batch)
-    ids = list(counts)
-    engine = ctx.engine
-    async with engine.begin() as connection:
-        if len(ids) == 1:
-            rows = await connection.execute(_SEQ_ONE, {"cid": ids[0], "n": counts[ids[0]],
-                                                       "now": now})
-        else:
-            rows = await connection.execute(
-                update(_CONVERSATION)
-                .where(_CONVERSATION.c.id.in_(ids))
-                .where(_CONVERSATION.c.state != "closed")
-                .values(last_seq=_CONVERSATION.c.last_seq
-                        + case(dict(counts), value=_CONVERSATION.c.id),
-                        last_activity_at=now)
-                .returning(*_RETURNING)
-            )
+    if ctx.settings.is_sqlite or len(counts) == 1:
+        # SQLite: the whole transaction in one trip to its thread (db/trip.py), one seq UPDATE
+        # per conversation (each costs microseconds there).
+        return await trip.write(ctx.engine, partial(_store, batch, counts, now))
+    # PostgreSQL with several conversations: one UPDATE for all of them (a CASE adds each
+    # conversation's count), one round trip instead of one per conversation.
+    async with ctx.engine.begin() as connection:
+        rows = await connection.execute(
+            update(_CONVERSATION)
+            .where(_CONVERSATION.c.id.in_(list(counts)))
+            .where(_CONVERSATION.c.state != "closed")
+            .values(last_seq=_CONVERSATION.c.last_seq
+                    + case(dict(counts), value=_CONVERSATION.c.id),
+                    last_activity_at=now)
+            .returning(*_RETURNING)
+        )
         found = {row[0]: (row[1], row[2]) for row in rows}
-        if len(found) != len(ids):
-            raise Fallback  # closed or unknown: the one-by-one path says which
-        next_seq = {cid: found[cid][0] - n + 1 for cid, n in counts.items()}
-        results: list[tuple[Message, int | None]] = []
-        for item in batch:
-            agent_id = found[item.conversation_id][1]
-            if item.assigned_only and (item.agent is None or agent_id != item.agent.id):
-                raise Fallback
-            seq = next_seq[item.conversation_id]
-            next_seq[item.conversation_id] = seq + 1
-            message = Message(
-                conversation_id=item.conversation_id, seq=seq, author_kind=item.kind,
-                text=item.text, client_key=item.client_key, created_at=now,
-                author_agent_id=item.agent.id if item.agent else None,
-                author_name=item.agent.display_name if item.agent else None,
-            )
-            results.append((message, agent_id))
-        await connection.execute(_INSERT, [
-            {"id": m.id, "conversation_id": m.conversation_id, "seq": m.seq,
-             "author_kind": m.author_kind, "author_agent_id": m.author_agent_id,
-             "author_name": m.author_name, "text": m.text, "client_key": m.client_key,
-             "created_at": m.created_at}
-            for m, _ in results
-        ])
+        results = _messages(batch, counts, found, now)
+        await connection.execute(_INSERT.clause, [_row(m) for m, _ in results])
     return results
+
+
+def _store(batch: list[Item], counts: Counter[str], now: datetime,
+           runner: trip.Runner) -> list[tuple[Message, int | None]]:
+    found: dict[str, tuple[int, int | None]] = {}
+    for conversation_id, n in counts.items():
+        rows = runner.rows(_SEQ_ONE, {"cid": conversation_id, "n": n, "now": now})
+        if rows:
+            found[conversation_id] = (rows[0][1], rows[0][2])
+    results = _messages(batch, counts, found, now)
+    runner.run(_INSERT, [_row(m) for m, _ in results])
+    return results
+
+
+def _messages(batch: list[Item], counts: Counter[str], found: dict[str, tuple[int, int | None]],
+              now: datetime) -> list[tuple[Message, int | None]]:
+    """The batch's messages with their seqs, given each conversation's new last seq and agent;
+    Fallback when one is closed or unknown, or an agent writes where they may not."""
+    if len(found) != len(counts):
+        raise Fallback  # closed or unknown: the one-by-one path says which
+    next_seq = {cid: found[cid][0] - n + 1 for cid, n in counts.items()}
+    results: list[tuple[Message, int | None]] = []
+    for item in batch:
+        agent_id = found[item.conversation_id][1]
+        if item.assigned_only and (item.agent is None or agent_id != item.agent.id):
+            raise Fallback
+        seq = next_seq[item.conversation_id]
+        next_seq[item.conversation_id] = seq + 1
+        message = Message(
+            conversation_id=item.conversation_id, seq=seq, author_kind=item.kind,
+            text=item.text, client_key=item.client_key, created_at=now,
+            author_agent_id=item.agent.id if item.agent else None,
+            author_name=item.agent.display_name if item.agent else None,
+        )
+        results.append((message, agent_id))
+    return results
+
+
+def _row(message: Message) -> dict[str, Any]:
+    return {"id": message.id, "conversation_id": message.conversation_id, "seq": message.seq,
+            "author_kind": message.author_kind, "author_agent_id": message.author_agent_id,
+            "author_name": message.author_name, "text": message.text,
+            "client_key": message.client_key, "created_at": message.created_at}

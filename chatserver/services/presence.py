@@ -9,10 +9,12 @@ import logging
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col
+from sqlmodel import select as model_select
 
+from chatserver.db import trip
 from chatserver.db.models import Agent, AgentConnection
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
@@ -25,14 +27,14 @@ AVAILABILITY_KEY = "chatserver:availability"
 
 async def available_agents(ctx: Context) -> list[Agent]:
     fresh_after = ctx.clock() - timedelta(seconds=ctx.settings.presence.timeout_seconds)
-    async with ctx.db() as session:
+    async with ctx.read() as session:
         rows = await session.exec(
-            select(Agent)
+            model_select(Agent)
             .where(Agent.presence == "online")
             .where(col(Agent.disabled).is_(False))
             .where(
                 col(Agent.id).in_(
-                    select(AgentConnection.agent_id).where(
+                    model_select(AgentConnection.agent_id).where(
                         col(AgentConnection.heartbeat_at) > fresh_after
                     )
                 )
@@ -42,8 +44,21 @@ async def available_agents(ctx: Context) -> list[Agent]:
         return list(rows.all())
 
 
+_AGENT = Agent.__table__  # type: ignore[attr-defined]
+_CONNECTION = AgentConnection.__table__  # type: ignore[attr-defined]
+# As available_agents, asking only whether there is one: every visitor's welcome asks.
+_ANYONE = trip.Statement(
+    select(exists().where(_AGENT.c.presence == "online").where(_AGENT.c.disabled.is_(False))
+           .where(_AGENT.c.id.in_(select(_CONNECTION.c.agent_id)
+                                  .where(_CONNECTION.c.heartbeat_at > bindparam("fresh_after")))))
+)
+
+
 async def is_online(ctx: Context) -> bool:
-    return bool(await available_agents(ctx))
+    fresh_after = ctx.clock() - timedelta(seconds=ctx.settings.presence.timeout_seconds)
+    rows = await trip.read(ctx.engine,
+                           lambda runner: runner.rows(_ANYONE, {"fresh_after": fresh_after}))
+    return bool(rows[0][0])
 
 
 async def publish_availability(ctx: Context) -> None:
@@ -128,7 +143,7 @@ async def heartbeat(ctx: Context, sids: Mapping[str, int] | Collection[str]) -> 
             )
         if live:
             present = set((await session.exec(
-                select(AgentConnection.sid).where(col(AgentConnection.sid).in_(list(live)))
+                model_select(AgentConnection.sid).where(col(AgentConnection.sid).in_(list(live)))
             )).all())
             for sid in sorted(live.keys() - present):
                 try:

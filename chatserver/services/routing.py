@@ -6,81 +6,91 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlmodel import col
 
+from chatserver.db import trip
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import audit, metrics, presence, queue
 from chatserver.services.context import Context
 from chatserver.services.conversations import (
+    INSERT_MESSAGE,
     Visitor,
-    message_row,
     open_conversation,
     require_assigned,
+    row_of,
     stored_messages,
     system_message,
-    system_wording,
 )
 from chatserver.services.views import (
     agent_conversation_view,
     message_view,
     visitor_conversation_view,
 )
+from chatserver.settings import LANGUAGES
 
-# Claiming is on the hot path of a burst (docs/performance.md): plain Core statements, built
-# once, and no ORM object loaded. One UPDATE both takes the conversation and reserves the seq of
-# its "joined" note; RETURNING gives back the row.
+# Claiming is on the hot path of a burst (docs/performance.md): one trip (db/trip.py), no ORM
+# object loaded. One UPDATE both takes the conversation and reserves the seq of its "joined"
+# note; RETURNING gives back the row.
 _CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
 _MESSAGE = Message.__table__  # type: ignore[attr-defined]
-_TAKE = (
+_TAKE = trip.Statement(
     update(_CONVERSATION)
     .where(_CONVERSATION.c.id == bindparam("cid"))
-    .where(_CONVERSATION.c.state.in_(("bot", "queued")))
+    .where(or_(_CONVERSATION.c.state == "bot", _CONVERSATION.c.state == "queued"))
     .values(state="active", agent_id=bindparam("agent_id"), claimed_at=bindparam("now"),
             last_activity_at=bindparam("now"), last_seq=_CONVERSATION.c.last_seq + 1)
-    .returning(*_CONVERSATION.c)
+    .returning(*_CONVERSATION.c),
+    returns=list(_CONVERSATION.c),
 )
-_INSERT_MESSAGE = insert(_MESSAGE)
-_HISTORY = (
+_HISTORY = trip.Statement(
     select(*_MESSAGE.c).where(_MESSAGE.c.conversation_id == bindparam("cid"))
-    .order_by(_MESSAGE.c.seq)
+    .order_by(_MESSAGE.c.seq),
+    returns=list(_MESSAGE.c),
 )
+_COLUMNS = [column.name for column in _CONVERSATION.c]
+_MESSAGE_COLUMNS = [column.name for column in _MESSAGE.c]
 
 
 async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, Any]:
     """Exactly one agent wins: the state change is one conditional UPDATE."""
     now = ctx.clock()
-    async with ctx.engine.begin() as connection:
-        row = (await connection.execute(
-            _TAKE, {"cid": conversation_id, "agent_id": agent.id, "now": now})).first()
-        if row is not None:
-            conversation = Conversation(**row._mapping)
-            joined = Message(
-                conversation_id=conversation_id, seq=conversation.last_seq,
-                author_kind="system", created_at=now,
-                text=system_wording(ctx, conversation.language, _("{name} joined the chat."),
-                                    name=agent.display_name))
-            await connection.execute(_INSERT_MESSAGE, message_row(joined))
-            messages = [Message(**m._mapping)
-                        for m in await connection.execute(_HISTORY, {"cid": conversation_id})]
-            await audit.write(ctx, connection, "conversation.read", actor_kind="agent",
-                              actor_id=agent.id, target_kind="conversation",
-                              target_id=conversation_id, via="claim")
-            queued_at = conversation.queued_at  # None when it was taken from the assistant
-            moved = await queue.behind(connection, queued_at) if queued_at else []
-    if row is None:  # after the transaction: this one reads in a session of its own
+    # The note in the conversation's language, worded here: the work below runs in the
+    # database's thread, and touches nothing but its arguments and the database.
+    wording = {language: ctx.translator.gettext(language, _("{name} joined the chat."))
+               .format(name=agent.display_name) for language in LANGUAGES}
+
+    def take(runner: trip.Runner) -> tuple[Conversation, Message, list[Message]] | None:
+        rows = runner.rows(_TAKE, {"cid": conversation_id, "agent_id": agent.id, "now": now})
+        if not rows:
+            return None
+        conversation = Conversation(**dict(zip(_COLUMNS, rows[0], strict=True)))
+        joined = Message(
+            conversation_id=conversation_id, seq=conversation.last_seq, author_kind="system",
+            created_at=now, text=wording.get(conversation.language, wording["en"]))
+        runner.run(INSERT_MESSAGE, row_of(joined))
+        history = [Message(**dict(zip(_MESSAGE_COLUMNS, row, strict=True)))
+                   for row in runner.rows(_HISTORY, {"cid": conversation_id})]
+        runner.run(audit.INSERT, audit.row(
+            ctx, "conversation.read", actor_kind="agent", actor_id=agent.id,
+            target_kind="conversation", target_id=conversation_id, via="claim"))
+        return conversation, joined, history
+
+    taken = await trip.write(ctx.engine, take)
+    if taken is None:
         return await _claimed_already(ctx, agent, conversation_id)
+    conversation, joined, messages = taken
     metrics.count_message(ctx, "system")
     view = agent_conversation_view(conversation, agent)
     await ctx.bus.to_visitors_of(conversation_id, "conversation",
                                  visitor_conversation_view(conversation, agent))
     await ctx.bus.to_visitors_of(conversation_id, "message", message_view(joined))
     await ctx.bus.to_agent(agent.id or 0, "conversation", view)
-    if queued_at is not None:
-        metrics.observe_queue_wait(ctx, (now - queued_at).total_seconds())
-        await queue.left(ctx, [conversation_id], queued_at, moved)
+    if conversation.queued_at is not None:  # None when it was taken from the assistant
+        metrics.observe_queue_wait(ctx, (now - conversation.queued_at).total_seconds())
+        await queue.left(ctx, [conversation_id])
     return {**view, "messages": [message_view(m) for m in messages]}
 
 
@@ -171,7 +181,7 @@ async def handoff(ctx: Context, visitor: Visitor, sid: str | None = None) -> dic
         return await queue.visitor_view(ctx, conversation)
     view = visitor_conversation_view(conversation, None, place)
     await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
-    await queue.joined(ctx, conversation)
+    await queue.joined(ctx, conversation, place)
     return view
 
 
@@ -208,4 +218,4 @@ async def close(ctx: Context, conversation_id: str, *, by_agent: Agent | None = 
         await ctx.bus.to_agent(agent.id or 0, "conversation",
                                agent_conversation_view(conversation, agent))
     if was_queued:
-        await queue.left(ctx, [conversation_id], conversation.queued_at)
+        await queue.left(ctx, [conversation_id])

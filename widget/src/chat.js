@@ -135,17 +135,25 @@ export function queue (entry) {
 }
 
 // Sends the outbox in order; after a reconnect the same client_id makes a retry harmless.
+// `unavailable` (the server's database is busy for a moment) is tried again by itself, waiting
+// 1, 2, 4 ... 10 s; the message stays "sending" meanwhile.
 export function drain () {
   if (!state.draining) {
     state.draining = (async () => {
       let entry
+      let wait = 1000
       while (state.conn && state.conn.ready && (entry = state.outbox.find((e) => e.state === 'pending'))) {
         const payload = { client_id: entry.cid, text: entry.text }
         if (entry.choice) payload.choice = entry.choice
         const ack = await state.conn.call('message', payload)
-        if (ack.ok) delivered(entry, ack)
-        else if (ack.error.code === 'offline') break
-        else markFailed(entry, errorText(ack))
+        if (ack.ok) {
+          delivered(entry, ack)
+          wait = 1000
+        } else if (ack.error.code === 'offline') break
+        else if (ack.error.code === 'unavailable') {
+          await new Promise((resolve) => setTimeout(resolve, wait))
+          wait = Math.min(wait * 2, 10000)
+        } else markFailed(entry, errorText(ack))
       }
     })().then(() => { state.draining = null })
   }

@@ -304,7 +304,7 @@ async def _announce(ctx: Context, conversation: Conversation,
             if conversation.state == "queued" or offer:
                 await ctx.bus.to_visitors_of(conversation.id, "conversation", view)
             if conversation.state == "queued":
-                await queue.joined(ctx, conversation)
+                await queue.joined(ctx, conversation, view.get("queue_position"))
         except Exception:
             log.exception("bot: emitting the reply failed (it is stored; history has it)")
 

@@ -162,10 +162,7 @@ async def _after_erase(ctx: Context, erased: list[Conversation]) -> None:
         if conversation.agent_id is not None:
             await ctx.bus.to_agent(conversation.agent_id, "conversation", gone)
         await ctx.bus.to_visitors_of(conversation.id, "conversation", gone)
-    queued = [c for c in erased if c.state == "queued"]
-    if queued:
-        await queue.left(ctx, [c.id for c in queued],
-                         min(c.queued_at for c in queued if c.queued_at is not None))
+    await queue.left(ctx, [c.id for c in erased if c.state == "queued"])
 
 
 # The visitor's own conversation (the widget's `export` and `erase` events).

@@ -1,0 +1,167 @@
+"""Whole transactions in one trip: the hot paths' statements, run together.
+
+Through SQLAlchemy's aiosqlite adapter every statement is several hand-offs to the connection's
+thread (cursor, execute, fetch, close; then BEGIN, COMMIT and the pool's reset), and each wakes
+that thread and takes the GIL back and forth. Measured on this machine, a message's
+transaction cost ~2 ms of CPU that way and ~0.2 ms as one function run in the thread
+(docs/performance.md). So on SQLite `write` and `read` run a whole transaction (BEGIN
+IMMEDIATE or BEGIN ... COMMIT, ROLLBACK on any error) as one call inside aiosqlite's thread,
+with this process's write gate held around it (engine.py). The statements are SQLAlchemy Core
+statements compiled once per dialect; values are bound and results read back exactly as
+SQLAlchemy binds and reads those column types.
+
+The work is a plain function of a `Runner`. Elsewhere (PostgreSQL) the same function runs
+through SQLAlchemy on the async connection (`run_sync`), statement by statement, so each hot
+path is written once. A database error comes out as SQLAlchemy's exception (IntegrityError,
+OperationalError...) either way, without the values (hide_parameters).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Column
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Executable
+
+from chatserver.db.engine import write_gate
+
+T = TypeVar("T")
+Values = dict[str, Any]
+
+
+class Statement:
+    """A Core statement for `Runner`s; `returns` names the columns its rows hold, in order
+    (for reading their values back on SQLite). No expanding `IN` (its SQL is only final
+    when run); write `or_(...)` instead."""
+
+    def __init__(self, clause: Executable, returns: Sequence[Column[Any]] = ()) -> None:
+        self.clause = clause
+        self.returns = tuple(returns)
+        self._compiled: dict[str, _Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            found = self._compiled[dialect.name] = _Compiled(self, dialect)
+        return found
+
+
+class _Compiled:
+    def __init__(self, statement: Statement, dialect: Dialect) -> None:
+        compiled = statement.clause.compile(dialect=dialect)  # type: ignore[attr-defined]
+        self.compiled = compiled
+        self.sql = str(compiled)
+        self.names = list(compiled.positiontup or ())
+        self.binds = {name: bind.type._cached_bind_processor(dialect)  # noqa: SLF001
+                      for name, bind in compiled.binds.items()}
+        self.reads = [column.type._cached_result_processor(dialect, None)  # noqa: SLF001
+                      for column in statement.returns]
+
+    def parameters(self, values: Values | None) -> list[Any]:
+        merged = self.compiled.construct_params(values or {})
+        out = []
+        for name in self.names:
+            value = merged[name]
+            process = self.binds.get(name)
+            out.append(process(value) if process is not None else value)
+        return out
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        if not self.reads:
+            return tuple(raw)
+        return tuple(read(value) if read is not None else value
+                     for read, value in zip(self.reads, raw, strict=False))
+
+
+class Runner(Protocol):
+    def rows(self, statement: Statement, values: Values | None = None) -> list[tuple[Any, ...]]:
+        """Run it and return its rows (RETURNING or SELECT)."""
+
+    def run(self, statement: Statement, values: Values | list[Values] | None = None) -> None:
+        """Run it, once or (with a list) once per set of values."""
+
+
+class _SqliteRunner:
+    """Inside aiosqlite's thread, on its sqlite3 connection."""
+
+    def __init__(self, db: sqlite3.Connection, dialect: Dialect) -> None:
+        self.db, self.dialect = db, dialect
+
+    def rows(self, statement: Statement, values: Values | None = None) -> list[tuple[Any, ...]]:
+        compiled = statement.compiled(self.dialect)
+        fetched = self.db.execute(compiled.sql, compiled.parameters(values)).fetchall()
+        return [compiled.row(raw) for raw in fetched]
+
+    def run(self, statement: Statement, values: Values | list[Values] | None = None) -> None:
+        compiled = statement.compiled(self.dialect)
+        if isinstance(values, list):
+            self.db.executemany(compiled.sql, [compiled.parameters(v) for v in values])
+        else:
+            self.db.execute(compiled.sql, compiled.parameters(values))
+
+
+class _CoreRunner:
+    """Through SQLAlchemy, statement by statement (PostgreSQL, and SQLite without aiosqlite's
+    internals)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def rows(self, statement: Statement, values: Values | None = None) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.connection.execute(statement.clause, values or {})]
+
+    def run(self, statement: Statement, values: Values | list[Values] | None = None) -> None:
+        self.connection.execute(statement.clause, values if values is not None else {})
+
+
+def _in_transaction(db: sqlite3.Connection, begin: str, work: Callable[[Runner], T],
+                    runner: _SqliteRunner) -> T:
+    """In aiosqlite's thread: the whole transaction."""
+    db.execute(begin)
+    try:
+        result = work(runner)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return result
+
+
+async def write(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
+    """Run `work` in one writing transaction, committed when this returns."""
+    return await _trip(engine, work, writes=True)
+
+
+async def read(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
+    """Run `work` in one reading transaction (on SQLite it does not wait for writers)."""
+    return await _trip(engine, work, writes=False)
+
+
+async def _trip(engine: AsyncEngine, work: Callable[[Runner], T], *, writes: bool) -> T:
+    gate = write_gate(engine)
+    if gate is not None:
+        async with engine.connect() as connection:  # a pooled connection; nothing begun yet
+            fairy = await connection.get_raw_connection()
+            aio = fairy.driver_connection
+            call, db = getattr(aio, "_execute", None), getattr(aio, "_conn", None)
+            if call is not None and db is not None:
+                runner = _SqliteRunner(db, engine.dialect)
+                holder = fairy.dbapi_connection
+                if writes:
+                    await gate.hold(holder)
+                try:
+                    return await call(_in_transaction, db, "BEGIN IMMEDIATE" if writes
+                                      else "BEGIN", work, runner)
+                except sqlite3.Error as error:
+                    raise DBAPIError.instance(None, None, error, sqlite3.Error,
+                                              hide_parameters=True) from error
+                finally:
+                    if writes:
+                        gate.release(holder)
+    async with engine.begin() as connection:
+        return await connection.run_sync(lambda sync: work(_CoreRunner(sync)))
