@@ -213,6 +213,7 @@ async function ramp() {
 }
 
 async function idle() {
+  if (cfg.agents > 0) await connectAgents();  // online agents: presence rows and heartbeats
   const connect = await connectVisitors(cfg.visitors, cfg.concurrency, "connect");
   out({ type: "mark", name: "held", connections: cfg.visitors });
   const start = now();

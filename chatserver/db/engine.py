@@ -143,7 +143,7 @@ def make_engine(database_url: str, busy_seconds: float = 5.0) -> AsyncEngine:
         for pool_event in ("checkin", "invalidate", "close"):
             event.listen(engine.sync_engine, pool_event, gate.release)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False,
                                hide_parameters=True)
 
 

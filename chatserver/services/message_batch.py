@@ -71,25 +71,32 @@ class Fallback(Exception):
 
 
 class _Batcher:
-    def __init__(self) -> None:
+    """Messages waiting for a commit, and the commits under way: one at a time on SQLite (one
+    writer anyway), up to IN_FLIGHT on PostgreSQL, whose transactions run side by side (each
+    is a few round trips long; one at a time, the messages queued behind them)."""
+
+    def __init__(self, in_flight: int) -> None:
         self.items: list[Item] = []
-        self.task: asyncio.Task[None] | None = None
+        self.in_flight = in_flight
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, ctx: Context, item: Item) -> tuple[Message, int | None]:
         self.items.append(item)
-        if self.task is None:
-            self.task = asyncio.create_task(self._run(ctx))
+        if len(self.tasks) < self.in_flight:
+            task = asyncio.create_task(self._run(ctx))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
         return await item.future
 
     async def _run(self, ctx: Context) -> None:
-        try:
-            while self.items:
-                batch, self.items = self.items[:MAX_BATCH], self.items[MAX_BATCH:]
-                await _flush(ctx, batch)
-        finally:
-            self.task = None
+        # One connection's events are handled in order (realtime/base.py), so a message waits
+        # for its predecessor's ack: two commits in flight never hold one sender's messages.
+        while self.items:
+            batch, self.items = self.items[:MAX_BATCH], self.items[MAX_BATCH:]
+            await _flush(ctx, batch)
 
 
+IN_FLIGHT_POSTGRES = 4
 _batchers: weakref.WeakKeyDictionary[Any, _Batcher] = weakref.WeakKeyDictionary()
 
 
@@ -101,7 +108,8 @@ async def append(
     the stored message and the conversation's assigned agent id. Raises what that raises."""
     batcher = _batchers.get(ctx.db)
     if batcher is None:
-        batcher = _batchers[ctx.db] = _Batcher()
+        batcher = _batchers[ctx.db] = _Batcher(1 if ctx.settings.is_sqlite
+                                               else IN_FLIGHT_POSTGRES)
     item = Item(conversation_id, kind, text, client_key, agent, assigned_only,
                  asyncio.get_running_loop().create_future())
     return await batcher.submit(ctx, item)
