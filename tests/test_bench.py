@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,27 @@ def test_quick_benchmark_loses_nothing_and_writes_json(tmp_path: Path) -> None:
     assert "steady_p99_ours_over_bare" in report["ratios"]
     # The printed table has a row per scenario and target.
     assert run.stdout.count("steady ") == 2 and run.stdout.count("burst ") == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
+                    reason="the load generator needs Node.js and npm")
+def test_quick_burst_on_postgresql_loses_nothing(tmp_path: Path, postgres_server: Any) -> None:
+    """The burst (opens, claims, answers: the queue's hot path) on PostgreSQL, as on SQLite
+    above. `postgres_server` only skips the test where PostgreSQL cannot run; the benchmark
+    starts its own."""
+    output = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-progress",
+         "--postgres", "--scenarios", "burst", "--targets", "ours", "--output", str(output)],
+        capture_output=True, text=True, timeout=180, cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert report["database"] == "postgresql"
+    (result,) = report["results"]
+    assert result["scenario"] == "burst" and result["lost"] == 0 and result["errors"] == 0
+    assert result["delivered"] == result["sent"] > 0 and result["server_errors"] == []
 
 
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,

@@ -143,6 +143,9 @@ def make_engine(database_url: str, busy_seconds: float = 5.0) -> AsyncEngine:
         for pool_event in ("checkin", "invalidate", "close"):
             event.listen(engine.sync_engine, pool_event, gate.release)
         return engine
+    # No pre-ping: it was a round trip before every transaction (docs/performance.md). A
+    # connection the server dropped fails its first statement; SQLAlchemy then invalidates
+    # the whole pool, and the next checkouts reconnect.
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False,
                                hide_parameters=True)
 
