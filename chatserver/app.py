@@ -89,6 +89,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(socket_lifetime)  # Redis manager; closed after the workers below
     app.cleanup_ctx.append(_presence_heartbeat)
+    app.cleanup_ctx.append(_agent_sessions)
     app.cleanup_ctx.append(_privacy)
     app.cleanup_ctx.append(_email_outbox)
     app.cleanup_ctx.append(_idle_conversations)
@@ -110,6 +111,22 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await backup.reapply(ctx)
     yield
     await engine.dispose()
+
+
+async def _agent_sessions(app: web.Application) -> AsyncIterator[None]:
+    """Close agent sockets whose session or token ended, within auth.session_recheck_seconds."""
+    ctx, agents = app[CONTEXT], app[AGENTS]
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(max(ctx.settings.auth.session_recheck_seconds, 0.5))
+            try:
+                await agents.sweep()
+            except Exception:
+                log.exception("re-checking agent sessions failed")
+
+    async with background(sweep(), "agent-sessions"):
+        yield
 
 
 async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ import os
 import shutil
 import threading
 from collections.abc import Coroutine, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,9 +29,11 @@ from aiohttp import web
 from hypothesis import HealthCheck, settings
 
 from chatserver.app import create_app
+from chatserver.db.models import AgentSession
 from chatserver.http import openapi
 from chatserver.keys import CONTEXT
-from chatserver.services import agents, canned
+from chatserver.services import agents, api_tokens, canned
+from chatserver.services.tokens import new_token, token_hash
 from tests.helpers import PASSWORD, Client, free_port, make_settings
 
 T = TypeVar("T")
@@ -121,6 +124,7 @@ class Fixture:
         self.tokens: dict[str, str] = {}
         self.ids: dict[str, int] = {}
         self.known: dict[str, str] = {}
+        self.token_ids: set[str] = set()  # the tokens the run calls with: never revoked
 
     async def seed(self) -> None:
         ctx = self.server.ctx
@@ -132,6 +136,7 @@ class Fixture:
                                               "admin" if role == "admin" else "agent", language)
             self.ids[role] = agent.id or 0
             self.tokens[role] = await agents.create_api_token(ctx, agent.id or 0, "fuzz")
+            self.token_ids |= {str(t["id"]) for t in await api_tokens.listing(ctx, agent)}
         async with aiohttp.ClientSession() as http, http.get(
             f"{self.server.url}/api/v1/widget/config"
         ) as response:
@@ -159,8 +164,16 @@ class Fixture:
         await agents.set_disabled(ctx, self.ids["other"], False)
         await agents.set_role(ctx, self.ids["other"], "agent")
         for role in ROLES:
-            agent = await agents.agent_for_api_token(ctx, self.tokens[role])
-            assert agent is not None and agent.role == role, f"the {role} lost their access"
+            grant = await api_tokens.check(ctx, self.tokens[role])
+            assert grant is not None and grant.agent.role == role, f"the {role} lost their access"
+        # An admin's session and token that a case may end or revoke, made again each time.
+        async with ctx.db.begin() as session:  # not a login: the fuzzing is throttled by now
+            spare = AgentSession(token_hash=token_hash(new_token()), agent_id=admin.id or 0,
+                                 csrf_token="-", expires_at=ctx.clock() + timedelta(hours=1))
+            session.add(spare)
+        self.known["session_id"] = spare.handle
+        await api_tokens.create(ctx, admin.id or 0, "may be revoked")
+        self.known["token_id"] = str((await api_tokens.listing(ctx, admin))[0]["id"])
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +212,13 @@ def _prepare(case: Any, role: str, api: Fixture) -> bool:
         # The admin may disable or demote any other account, but not the one this run tests
         # the agent role with (an admin's own account is the service's to protect).
         case.path_parameters["agent_id"] = api.known["agent_id"]
+    if meta is not None and meta.generation.mode.is_positive and isinstance(case.body, dict) \
+            and "password" in case.body:
+        # How guessable a password is cannot be said in JSON Schema (services/passwords.py,
+        # tested in test_passwords.py): valid cases send one a person could choose.
+        case.body["password"] = "violet kettle Rovaniemi harbour"
+    if case.path_parameters.get("token_id", "").lstrip("0") in api.token_ids:
+        case.path_parameters["token_id"] = api.known["token_id"]
     if case.headers.get("Authorization") != PLACEHOLDER:
         return False  # no token, or a generated (wrong) one
     case.headers["Authorization"] = f"Bearer {api.tokens[role]}"

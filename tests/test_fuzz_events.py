@@ -56,7 +56,8 @@ EVENTS: dict[str, dict[str, type[Payload]]] = {
 ENDING = {("/visitor", "close"), ("/visitor", "erase"), ("/visitor", "handoff"),
           ("/agent", "claim"), ("/agent", "close"), ("/agent", "transfer")}
 # Tables whose rows change on their own (presence heartbeats, session touches, throttling).
-VOLATILE_TABLES = {"agent_connection", "agent_session", "login_failure", "alembic_version"}
+VOLATILE_TABLES = {"agent_connection", "agent_session", "api_token", "login_failure",
+                   "alembic_version"}
 MAX_PACKET_CHARS = 60_000  # under limits.max_event_bytes, whose excess closes the connection
 
 NASTY = [

@@ -13,7 +13,7 @@ import pytest
 import socketio
 
 from chatserver.http.openapi import OPERATIONS, Operation
-from chatserver.services import agents, canned
+from chatserver.services import agents, api_tokens, canned, sessions
 from tests.helpers import PASSWORD, Chat
 from tests.mailserver import all_sent, until
 from tests.security_world import (
@@ -58,8 +58,12 @@ def test_every_unsafe_operation_with_a_body_has_a_sample() -> None:
 
 
 # What background workers change on their own: presence heartbeats and the outbox's delivery
-# state. Of these tables only the listed columns are compared.
-WORKER_OWNED = {"agent_connection": "1", "outbox_email": "id, kind, to_address, body_text"}
+# state; and the last use of a session or token, noted when it authenticates (even a request
+# refused afterwards). Of these tables only the listed columns are compared.
+WORKER_OWNED = {"agent_connection": "1", "outbox_email": "id, kind, to_address, body_text",
+                "agent_session": "token_hash, agent_id, csrf_token, created_at, expires_at, "
+                                 "handle, client",
+                "api_token": "id, token_hash, agent_id, label, created_at, scope, expires_at"}
 
 
 def database_dump(chat: Chat) -> dict[str, list[Any]]:
@@ -82,8 +86,14 @@ async def _targets(chat: Chat) -> dict[str, str]:
     assert left["ok"], left
     # The emails it queued are sent (and forgotten) in the background: let that finish first.
     await until(lambda: all_sent(chat))
+    # Another session and another API token of the admin's, to end and to revoke.
+    await agents.login(chat.ctx, ADMIN, PASSWORD, "127.0.0.1")
+    (session, *_rest) = await sessions.listing(chat.ctx, admin, None)
+    await api_tokens.create(chat.ctx, admin.id or 0, "to revoke")
+    (token, *_rest) = await api_tokens.listing(chat.ctx, admin)
     return {"{agent_id}": str(target.id), "{canned_id}": str(response["id"]),
-            "{message_id}": left["id"]}
+            "{message_id}": left["id"], "{session_id}": session["id"],
+            "{token_id}": str(token["id"])}
 
 
 async def _login(chat: Chat) -> tuple[str, str]:

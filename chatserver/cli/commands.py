@@ -66,7 +66,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="read the password from standard input instead of prompting")
     token = actions.add_parser("token", help="create an API token for scripts and sockets")
     token.add_argument("email")
-    token.add_argument("--label", default="", help="what the token is for")
+    token.add_argument("--name", "--label", dest="name", default="",
+                       help="what the token is for (shown in the console's token list)")
+    token.add_argument("--scope", choices=("full", "read"), default="full",
+                       help="read: reads and receives, changes nothing (default: full)")
+    lifetime = token.add_mutually_exclusive_group()
+    lifetime.add_argument("--days", type=int, default=90,
+                          help="days until it expires (1..3650, default: 90)")
+    lifetime.add_argument("--no-expiry", action="store_true",
+                          help="never expires (revoke it in the console when done)")
     cli_privacy.add_commands(commands)
     cli_bot.add_commands(commands)
     return parser
@@ -82,7 +90,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _agent_command(settings: Settings, args: argparse.Namespace) -> None:
-    from chatserver.services import agents
+    from chatserver.services import agents, api_tokens
 
     async def work(ctx: Any) -> None:
         if args.action == "add":
@@ -106,7 +114,12 @@ def _agent_command(settings: Settings, args: argparse.Namespace) -> None:
             print(f"password changed for {agent.email}; their sessions were ended")
         elif args.action == "token":
             agent = await agents.get_by_email(ctx, args.email)
-            print(await agents.create_api_token(ctx, agent.id or 0, args.label))
+            days = None if args.no_expiry else args.days
+            print(await api_tokens.create(ctx, agent.id or 0, args.name, scope=args.scope,
+                                          days=days))
+            until = "never expires" if days is None else f"expires in {days} days"
+            print(f"({args.scope} token for {agent.email}; {until}; shown only now)",
+                  file=sys.stderr)
 
     with_context(settings, work)
 

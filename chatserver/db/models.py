@@ -45,6 +45,12 @@ class AgentSession(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+    # What the agent's session list shows: a random handle to end it by (never the hash),
+    # when it was last used (to the minute), and the browser family ("Firefox on Linux"); no
+    # address.
+    handle: str = Field(default_factory=new_id, max_length=32, unique=True)
+    last_used_at: datetime | None = Field(default=None)
+    client: str = Field(default="", max_length=60)
 
 
 class ApiToken(SQLModel, table=True):
@@ -58,6 +64,11 @@ class ApiToken(SQLModel, table=True):
     )
     label: str = Field(default="", max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+    # "full", or "read": reads and receives but changes nothing (services/api_tokens.py).
+    scope: str = Field(default="full", sa_column=Column(String(10), nullable=False,
+                                                        server_default="full"))
+    expires_at: datetime | None = Field(default=None, index=True)
+    last_used_at: datetime | None = Field(default=None)
 
 
 class LoginFailure(SQLModel, table=True):

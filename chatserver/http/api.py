@@ -12,7 +12,7 @@ from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services import agents, archive
-from chatserver.services.agents import MIN_PASSWORD_CHARS
+from chatserver.services.passwords import MIN_CHARS as MIN_PASSWORD_CHARS
 from chatserver.services.views import agent_view
 from chatserver.validation import (
     EMAIL_FORMAT,

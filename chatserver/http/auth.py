@@ -7,11 +7,13 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import StringConstraints
 
+from chatserver.errors import Code, ServiceError
 from chatserver.http import proxies
 from chatserver.http.common import authenticate, check_origin, read_json
+from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.realtime.agent import SESSION_COOKIE
-from chatserver.services import agents
+from chatserver.services import agents, api_tokens, sessions
 from chatserver.services.tokens import csrf_token_for
 from chatserver.services.views import agent_view
 from chatserver.validation import Line, Payload, Secret
@@ -35,6 +37,7 @@ async def login(request: web.Request) -> web.Response:
     result = await agents.login(
         ctx, body.email, body.password, client_address(request),
         previous_token=request.cookies.get(SESSION_COOKIE),
+        user_agent=request.headers.get("User-Agent"),
     )
     response = web.json_response(
         {"ok": True, "agent": agent_view(result.agent), "csrf_token": result.csrf_token}
@@ -60,3 +63,40 @@ async def me(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     csrf = csrf_token_for(caller.session_token) if caller.session_token else None
     return web.json_response({"ok": True, "agent": agent_view(caller.agent), "csrf_token": csrf})
+
+
+# An agent's own sessions and API tokens (services/sessions.py, services/api_tokens.py).
+
+async def list_sessions(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    found = await sessions.listing(request.app[CONTEXT], caller.agent, caller.session_token)
+    return web.json_response({"ok": True, "sessions": found})
+
+
+async def end_session(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    await sessions.end(request.app[CONTEXT], caller.agent, request.match_info["session_id"])
+    return web.json_response({"ok": True})
+
+
+async def logout_everywhere(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    await sessions.end_all(request.app[CONTEXT], caller.agent)
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    found = await api_tokens.listing(request.app[CONTEXT], caller.agent)
+    return web.json_response({"ok": True, "tokens": found})
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    raw = request.match_info["token_id"]
+    if not raw.isdigit() or len(raw) > 10:
+        raise ServiceError(Code.NOT_FOUND, _("No such token."))
+    await api_tokens.revoke(request.app[CONTEXT], caller.agent, int(raw))
+    return web.json_response({"ok": True})

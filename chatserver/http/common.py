@@ -16,7 +16,7 @@ from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.realtime.agent import SESSION_COOKIE
-from chatserver.services import agents
+from chatserver.services import agents, api_tokens
 from chatserver.services.tokens import csrf_token_for, same
 from chatserver.validation import Payload, parse
 
@@ -125,6 +125,7 @@ class Caller:
     agent: Agent
     via_cookie: bool
     session_token: str | None
+    read_only: bool = False  # a `read` API token (services/api_tokens.py)
 
 
 async def authenticate(request: web.Request, *, admin: bool = False) -> Caller:
@@ -134,9 +135,12 @@ async def authenticate(request: web.Request, *, admin: bool = False) -> Caller:
     header = request.headers.get("Authorization", "")
     caller: Caller | None = None
     if header.lower().startswith("bearer "):
-        agent = await agents.agent_for_api_token(ctx, header[7:].strip())
-        if agent is not None:
-            caller = Caller(agent, via_cookie=False, session_token=None)
+        grant = await api_tokens.check(ctx, header[7:].strip())
+        if grant is not None:
+            if grant.read_only and request.method in UNSAFE_METHODS:
+                raise ServiceError(Code.FORBIDDEN, _("This API token may only read."))
+            caller = Caller(grant.agent, via_cookie=False, session_token=None,
+                            read_only=grant.read_only)
     elif (token := request.cookies.get(SESSION_COOKIE)) is not None:
         found = await agents.agent_for_session(ctx, token)
         if found is not None:

@@ -76,6 +76,8 @@ PATH_PARAMS = {
     "message_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
     "agent_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
     "canned_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+    "session_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "token_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
 }
 
 OPERATIONS = (
@@ -88,6 +90,16 @@ OPERATIONS = (
               body=LoginBody, errors=(401,)),
     Operation("post", "/api/v1/auth/logout", "End the session", "agent"),
     Operation("get", "/api/v1/auth/me", "The logged-in agent and the CSRF token", "agent"),
+    Operation("get", "/api/v1/auth/sessions",
+              "Your sessions: started, last used, browser family", "agent"),
+    Operation("delete", "/api/v1/auth/sessions/{session_id}", "End one of your sessions",
+              "agent"),
+    Operation("post", "/api/v1/auth/logout-everywhere", "End all your sessions, this one too",
+              "agent"),
+    Operation("get", "/api/v1/auth/tokens",
+              "Your API tokens: name, scope, expiry, last use", "agent"),
+    Operation("delete", "/api/v1/auth/tokens/{token_id}", "Revoke one of your API tokens",
+              "agent"),
     Operation("get", "/api/v1/console/strings", "The console's UI strings", "public",
               query={"lang": LANG}),
     Operation("get", "/api/v1/conversations", "List and search conversations", "agent",

@@ -56,6 +56,10 @@ CONVERSATION_WITH_MESSAGES: Schema = {
     "required": [*CONVERSATION["required"], "messages"],
     "properties": {**CONVERSATION["properties"], "messages": array(MESSAGE)},
 }
+SESSION = obj({"id": HEX_ID, "started_at": TIME, "last_used_at": TIME, "client": STRING,
+               "current": {"type": "boolean"}})
+API_TOKEN = obj({"id": {"type": "integer"}, "name": STRING, "scope": {"enum": ["full", "read"]},
+                 "created_at": TIME, "expires_at": MAYBE_TIME, "last_used_at": MAYBE_TIME})
 CANNED = obj({"id": {"type": "integer"}, "language": LANGUAGE,
               "shortcut": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
               "text": STRING, "created_at": TIME})
@@ -106,6 +110,11 @@ RESPONSES: dict[tuple[str, str], Schema] = {
     ("post", "/api/v1/auth/login"): ok(agent=AGENT, csrf_token=STRING),
     ("post", "/api/v1/auth/logout"): ok(),
     ("get", "/api/v1/auth/me"): ok(agent=AGENT, csrf_token=MAYBE_STRING),
+    ("get", "/api/v1/auth/sessions"): ok(sessions=array(SESSION)),
+    ("delete", "/api/v1/auth/sessions/{session_id}"): ok(),
+    ("post", "/api/v1/auth/logout-everywhere"): ok(),
+    ("get", "/api/v1/auth/tokens"): ok(tokens=array(API_TOKEN)),
+    ("delete", "/api/v1/auth/tokens/{token_id}"): ok(),
     ("get", "/api/v1/console/strings"): ok(language=LANGUAGE, languages=array(LANGUAGE),
                                            strings=STRINGS),
     ("get", "/api/v1/conversations"): ok(conversations=array(CONVERSATION)),

@@ -26,7 +26,7 @@ from chatserver.realtime.payloads import (
 )
 from chatserver.realtime.queue_feed import SnapshotFeed
 from chatserver.realtime.relay import ObservedManager
-from chatserver.services import agents, conversations, presence, queue, routing
+from chatserver.services import agents, api_tokens, conversations, presence, queue, routing
 from chatserver.services.context import Context
 from chatserver.services.events import (
     AGENT_NS,
@@ -39,6 +39,8 @@ from chatserver.services.views import agent_view
 from chatserver.validation import message_text, parse
 
 SESSION_COOKIE = "chatserver_session"
+# What a `read` API token may send (services/api_tokens.py); every other event is `forbidden`.
+READ_EVENTS = frozenset({"history", "queue"})
 
 
 @dataclass
@@ -47,6 +49,7 @@ class AgentConnection(Connection):
     session_token: str | None = None
     api_token: str | None = None
     checked_at: float = 0.0
+    read_only: bool = False  # a `read` API token: READ_EVENTS only
 
     @property
     def me(self) -> Agent:
@@ -85,12 +88,13 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         self.snapshots = SnapshotFeed(self.ctx, server)
         manager.listen(AGENT_NS, QUEUE_UPDATE, self.snapshots.changed)
 
-    async def _authenticate(self, session_token: str | None, api_token: str | None) -> Agent | None:
+    async def _authenticate(self, session_token: str | None,
+                            api_token: str | None) -> api_tokens.Grant | None:
         if session_token:
             found = await agents.agent_for_session(self.ctx, session_token)
-            return found[0] if found else None
+            return api_tokens.Grant(found[0], read_only=False) if found else None
         if api_token:
-            return await agents.agent_for_api_token(self.ctx, api_token)
+            return await api_tokens.check(self.ctx, api_token)
         return None
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
@@ -104,13 +108,14 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         except ServiceError as error:
             raise self.refuse(error, default) from None
         session_token = session_cookie(environ)
-        agent = await self._authenticate(session_token, credentials.api_token)
-        if agent is None:
+        grant = await self._authenticate(session_token, credentials.api_token)
+        if grant is None:
             raise self.refuse(ServiceError(Code.UNAUTHORIZED), default)
+        agent = grant.agent
         connection = AgentConnection(
             sid=sid, language=agent.language, bucket=self.new_bucket(), agent=agent,
             session_token=session_token, api_token=None if session_token else credentials.api_token,
-            checked_at=time.monotonic(),
+            checked_at=time.monotonic(), read_only=grant.read_only,
         )
         self.connections[sid] = connection
         await self.enter_room(sid, ALL_AGENTS_ROOM)
@@ -138,16 +143,36 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
             self.snapshots.remove(connection.sid)
         await presence.disconnected(self.ctx, connection.sid)
 
-    async def before_event(self, connection: AgentConnection) -> None:
+    async def before_event(self, connection: AgentConnection, event: str) -> None:
+        if connection.read_only and event not in READ_EVENTS:
+            raise ServiceError(Code.FORBIDDEN, _("This API token may only read."))
         recheck = self.ctx.settings.auth.session_recheck_seconds
         if time.monotonic() - connection.checked_at < recheck:
             return
-        agent = await self._authenticate(connection.session_token, connection.api_token)
-        if agent is None:
+        if not await self.recheck(connection):
             # Answer this event first, then drop the socket.
             self.server.start_background_task(self._disconnect_soon, connection.sid)
             raise ServiceError(Code.UNAUTHORIZED, _("Your session has ended. Please log in again."))
-        connection.agent, connection.checked_at = agent, time.monotonic()
+
+    async def recheck(self, connection: AgentConnection) -> bool:
+        """Is the connection's session or token still live? (Refreshes the agent.)"""
+        grant = await self._authenticate(connection.session_token, connection.api_token)
+        if grant is None:
+            return False
+        connection.agent, connection.checked_at = grant.agent, time.monotonic()
+        return True
+
+    async def sweep(self) -> None:
+        """Close this node's sockets whose session or token ended (another session ended it,
+        a password change, a revoked token) even while they send nothing; run every
+        `auth.session_recheck_seconds` by the app."""
+        recheck = self.ctx.settings.auth.session_recheck_seconds
+        for connection in list(self.connections.values()):
+            if time.monotonic() - connection.checked_at < recheck:
+                continue
+            if not await self.recheck(connection):
+                # The console reconnects, is refused `unauthorized` and shows the login.
+                await self.disconnect(connection.sid)
 
     async def _disconnect_soon(self, sid: str) -> None:
         await asyncio.sleep(0.2)

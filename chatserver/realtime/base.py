@@ -115,7 +115,7 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
             async with connection.lock:
                 if self.draining:
                     raise ServiceError(Code.UNAVAILABLE)
-                await self.before_event(connection)
+                await self.before_event(connection, event)
                 return await handler(connection, payload)
         except ServiceError as error:
             return error.ack(self.ctx.translator, language)
@@ -130,7 +130,7 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
         else:
             log.exception("event %s failed", event, exc_info=error)
 
-    async def before_event(self, connection: C) -> None:
+    async def before_event(self, connection: C, event: str) -> None:
         """Hook for per-event checks, such as a session that may have ended."""
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:

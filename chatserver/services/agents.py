@@ -11,16 +11,15 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 
-from chatserver.db.models import Agent, AgentSession, ApiToken, LoginFailure
+from chatserver.db.models import Agent, AgentSession, LoginFailure
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit
+from chatserver.services import api_tokens, audit, passwords, sessions
 from chatserver.services.address_limits import counted_as
 from chatserver.services.context import Context
 from chatserver.services.tokens import csrf_token_for, new_token, token_hash
 
 ROLES = ("admin", "agent")
-MIN_PASSWORD_CHARS = 10
 # A real hash to verify against when the account does not exist, so that a wrong email and a
 # wrong password take the same time.
 _DUMMY_PASSWORD = "not-a-real-password-but-long-enough"  # noqa: S105
@@ -44,15 +43,6 @@ def normalise_email(email: str) -> str:
         ) from None
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise ServiceError(
-            Code.INVALID_INPUT,
-            _("The password is too short (at least {limit} characters)."),
-            limit=MIN_PASSWORD_CHARS,
-        )
-
-
 def check_role(role: str) -> None:
     if role not in ROLES:
         raise ServiceError(Code.INVALID_INPUT, _("The role must be admin or agent."))
@@ -63,9 +53,9 @@ async def create_agent(
     language: str = "fi", actor_id: int | None = None,
 ) -> Agent:
     email = normalise_email(email)
-    check_password_strength(password)
     check_role(role)
     display_name = display_name.strip()
+    passwords.check_strength(password, email=email, name=display_name)
     if not display_name or len(display_name) > 100:
         raise ServiceError(Code.INVALID_INPUT, _("The display name must be 1 to 100 characters."))
     password_hash = await asyncio.to_thread(ctx.hasher.hash, password)
@@ -138,7 +128,11 @@ async def set_role(ctx: Context, agent_id: int, role: str,
 async def set_password(ctx: Context, agent_id: int, password: str,
                        actor_id: int | None = None) -> None:
     """A new password ends every existing session of that agent."""
-    check_password_strength(password)
+    async with ctx.read() as session:
+        found = await session.get(Agent, agent_id)
+    if found is None:
+        raise ServiceError(Code.NOT_FOUND, _("No such agent."))
+    passwords.check_strength(password, email=found.email, name=found.display_name)
     password_hash = await asyncio.to_thread(ctx.hasher.hash, password)
     async with ctx.db.begin() as session:
         agent = await session.get(Agent, agent_id)
@@ -152,7 +146,7 @@ async def set_password(ctx: Context, agent_id: int, password: str,
 
 
 async def login(ctx: Context, email: str, password: str, client_address: str,
-                previous_token: str | None = None) -> LoginResult:
+                previous_token: str | None = None, user_agent: str | None = None) -> LoginResult:
     """Check the password, with throttling per account and per client address, and open a new
     session. Any session the client already had is ended (rotation)."""
     now = ctx.clock()
@@ -214,6 +208,7 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
                 csrf_token=token_hash(csrf),
                 created_at=now,
                 expires_at=now + timedelta(hours=settings.session_hours),
+                client=sessions.client_family(user_agent),
             )
         )
         if ctx.hasher.check_needs_rehash(agent.password_hash):
@@ -245,35 +240,22 @@ async def logout(ctx: Context, token: str) -> None:
 
 async def agent_for_session(ctx: Context, token: str) -> tuple[Agent, AgentSession] | None:
     """The agent behind a session cookie, if the session is live and the agent enabled."""
+    now = ctx.clock()
     async with ctx.read() as session:
         row = await session.get(AgentSession, token_hash(token))
-        if row is None or row.expires_at <= ctx.clock():
+        if row is None or row.expires_at <= now:
             return None
         agent = await session.get(Agent, row.agent_id)
     if agent is None or agent.disabled:
         return None
+    if sessions.touched(row, now):
+        await sessions.touch(ctx, row)
     return agent, row
 
 
 async def create_api_token(ctx: Context, agent_id: int, label: str = "") -> str:
-    token = new_token()
-    async with ctx.db.begin() as session:
-        session.add(ApiToken(token_hash=token_hash(token), agent_id=agent_id, label=label,
-                             created_at=ctx.clock()))
-        audit.record(ctx, session, "api_token.create", actor_kind="cli", target_kind="agent",
-                     target_id=agent_id)
-    return token
-
-
-async def agent_for_api_token(ctx: Context, token: str) -> Agent | None:
-    async with ctx.read() as session:
-        row = (
-            await session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-        ).first()
-        agent = await session.get(Agent, row.agent_id) if row else None
-    if agent is None or agent.disabled:
-        return None
-    return agent
+    """A full-scope token with the default expiry (api_tokens.create has the options)."""
+    return await api_tokens.create(ctx, agent_id, label)
 
 
 # What an admin changes about other accounts from the console: role, disabled, password. An

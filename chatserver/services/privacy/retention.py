@@ -39,7 +39,7 @@ from chatserver.db.models import (
     OfflineMessage,
     OutboxEmail,
 )
-from chatserver.services import audit, metrics
+from chatserver.services import api_tokens, audit, metrics
 from chatserver.services.background import background
 from chatserver.services.context import Context
 from chatserver.services.privacy import erasures
@@ -209,6 +209,7 @@ async def _expire_credentials(ctx: Context, now: datetime) -> None:
                           col(LoginFailure.created_at) < window_start, "login_failures", None)
     await _delete_batches(ctx, AgentSession, col(AgentSession.token_hash),
                           col(AgentSession.expires_at) < now, "agent_sessions", None)
+    await api_tokens.delete_expired(ctx, now)
 
 
 async def checkpoint(ctx: Context) -> bool:
