@@ -3,6 +3,7 @@ import { api, ApiError, session } from './api.js'
 import { h, clear, field } from './dom.js'
 import { ChatsView } from './chats.js'
 import { historyView, inboxView } from './pages.js'
+import { accountView } from './account.js'
 import { ADMIN_VIEWS } from './admin.js'
 
 const root = document.getElementById('app')
@@ -116,7 +117,7 @@ function start (data) {
   session.csrf = data.csrf_token
   const admin = app.me.role === 'admin'
   const links = [['/console', 'nav_chats'], ['/console/history', 'nav_history'],
-    ['/console/inbox', 'nav_inbox']]
+    ['/console/inbox', 'nav_inbox'], ['/console/account', 'nav_account']]
   if (admin) {
     for (const [path, key] of Object.entries(ADMIN_VIEWS)) links.push([path, key.label])
   }
@@ -163,6 +164,11 @@ async function logout () {
   } catch (e) {
     if (e.status !== 401) return app.fail(e)
   }
+  loggedOut()
+}
+
+// After logging out here or everywhere: nothing of the session stays in this browser.
+function loggedOut () {
   session.csrf = null
   // Drafts may hold what a visitor told us: they do not outlive the session on this computer.
   try { window.sessionStorage.removeItem('chatserver-console-drafts') } catch (e) { /* private mode */ }
@@ -185,6 +191,9 @@ function route () {
   } else if (path === '/console/inbox') {
     title = 'nav_inbox'
     inboxView(app, view)
+  } else if (path === '/console/account') {
+    title = 'nav_account'
+    accountView(app, view, loggedOut)
   } else if (ADMIN_VIEWS[path]) {
     title = ADMIN_VIEWS[path].label
     if (app.me.role !== 'admin') clear(view, h('h1', null, app.t(title)), h('p', { class: 'error' }, app.t('admin_only')))
