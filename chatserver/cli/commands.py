@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("email")
     passwd.add_argument("--password-stdin", action="store_true",
                         help="read the password from standard input instead of prompting")
+    reset = actions.add_parser(
+        "reset-second-factor",
+        help="remove an agent's one-time codes and end their sessions (a lost phone; the last "
+        "admin locked out)")
+    reset.add_argument("email")
     token = actions.add_parser("token", help="create an API token for scripts and sockets")
     token.add_argument("email")
     token.add_argument("--name", "--label", dest="name", default="",
@@ -90,7 +95,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _agent_command(settings: Settings, args: argparse.Namespace) -> None:
-    from chatserver.services import agents, api_tokens
+    from chatserver.services import agents, api_tokens, second_factor
 
     async def work(ctx: Any) -> None:
         if args.action == "add":
@@ -112,6 +117,10 @@ def _agent_command(settings: Settings, args: argparse.Namespace) -> None:
             agent = await agents.get_by_email(ctx, args.email)
             await agents.set_password(ctx, agent.id or 0, _read_password(args.password_stdin))
             print(f"password changed for {agent.email}; their sessions were ended")
+        elif args.action == "reset-second-factor":
+            agent = await agents.get_by_email(ctx, args.email)
+            await second_factor.remove(ctx, agent.id or 0)
+            print(f"one-time codes removed for {agent.email}; their sessions were ended")
         elif args.action == "token":
             agent = await agents.get_by_email(ctx, args.email)
             days = None if args.no_expiry else args.days

@@ -51,6 +51,11 @@ class AgentSession(SQLModel, table=True):
     handle: str = Field(default_factory=new_id, max_length=32, unique=True)
     last_used_at: datetime | None = Field(default=None)
     client: str = Field(default="", max_length=60)
+    # "" (logged in), "second_factor" (password right, one-time code still due) or "enrol"
+    # (the policy wants a second factor this agent has not set up): such a session reaches
+    # only the login's next step (services/second_factor.py).
+    stage: str = Field(default="", sa_column=Column(String(20), nullable=False,
+                                                    server_default=""))
 
 
 class ApiToken(SQLModel, table=True):
@@ -69,6 +74,32 @@ class ApiToken(SQLModel, table=True):
                                                         server_default="full"))
     expires_at: datetime | None = Field(default=None, index=True)
     last_used_at: datetime | None = Field(default=None)
+
+
+class AgentTotp(SQLModel, table=True):
+    """An agent's one-time-code secret (RFC 6238). Confirmed once a first code matched; the last
+    accepted time step, so that a code is never accepted twice."""
+
+    __tablename__ = "agent_totp"
+    agent_id: int = Field(
+        sa_column=Column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
+    )
+    secret: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = Field(default=None)
+    last_step: int = Field(default=0)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code for a lost authenticator; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_code"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(
+        sa_column=Column(ForeignKey("agent.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = Field(default=None)
 
 
 class LoginFailure(SQLModel, table=True):

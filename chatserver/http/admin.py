@@ -13,7 +13,7 @@ from chatserver.http.api import Password
 from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
-from chatserver.services import agents, audit, canned
+from chatserver.services import agents, audit, canned, second_factor
 from chatserver.services.views import agent_view
 from chatserver.settings import LANGUAGES
 from chatserver.validation import Line, Payload, Words, query_text
@@ -56,6 +56,18 @@ async def reset_password(request: web.Request) -> web.Response:
     body = await read_json(request, PasswordIn)
     await agents.admin_reset_password(request.app[CONTEXT], caller.agent,
                                      _id(request, "agent_id"), body.password)
+    return web.json_response({"ok": True})
+
+
+async def reset_second_factor(request: web.Request) -> web.Response:
+    """An agent lost their authenticator: their one-time codes are removed and their sessions
+    end (audited); they set codes up again at the next login if the policy requires them."""
+    caller = await authenticate(request, admin=True)
+    agent_id = _id(request, "agent_id")
+    ctx = request.app[CONTEXT]
+    if agent_id not in {a.id for a in await agents.list_agents(ctx)}:
+        raise ServiceError(Code.NOT_FOUND, _("No such agent."))
+    await second_factor.remove(ctx, agent_id, actor=caller.agent)
     return web.json_response({"ok": True})
 
 

@@ -9,11 +9,11 @@ from pydantic import StringConstraints
 
 from chatserver.errors import Code, ServiceError
 from chatserver.http import proxies
-from chatserver.http.common import authenticate, check_origin, read_json
+from chatserver.http.common import STAGE_REFUSALS, authenticate, check_origin, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.realtime.agent import SESSION_COOKIE
-from chatserver.services import agents, api_tokens, sessions
+from chatserver.services import agents, api_tokens, second_factor, sessions
 from chatserver.services.tokens import csrf_token_for
 from chatserver.services.views import agent_view
 from chatserver.validation import Line, Payload, Secret
@@ -40,8 +40,8 @@ async def login(request: web.Request) -> web.Response:
         user_agent=request.headers.get("User-Agent"),
     )
     response = web.json_response(
-        {"ok": True, "agent": agent_view(result.agent), "csrf_token": result.csrf_token}
-    )
+        {"ok": True, "agent": agent_view(result.agent), "csrf_token": result.csrf_token,
+         "stage": result.stage})
     response.set_cookie(
         SESSION_COOKIE, result.token, httponly=True, samesite="Lax", path="/",
         secure=ctx.settings.public_url.startswith("https://"),
@@ -50,8 +50,11 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
+ANY_STAGE = ("", *STAGE_REFUSALS)
+
+
 async def logout(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
+    caller = await authenticate(request, stages=ANY_STAGE)
     if caller.session_token:
         await agents.logout(request.app[CONTEXT], caller.session_token)
     response = web.json_response({"ok": True})
@@ -60,9 +63,10 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
+    caller = await authenticate(request, stages=ANY_STAGE)
     csrf = csrf_token_for(caller.session_token) if caller.session_token else None
-    return web.json_response({"ok": True, "agent": agent_view(caller.agent), "csrf_token": csrf})
+    return web.json_response({"ok": True, "agent": agent_view(caller.agent), "csrf_token": csrf,
+                              "stage": caller.stage})
 
 
 # An agent's own sessions and API tokens (services/sessions.py, services/api_tokens.py).
@@ -99,4 +103,48 @@ async def revoke_token(request: web.Request) -> web.Response:
     if not raw.isdigit() or len(raw) > 10:
         raise ServiceError(Code.NOT_FOUND, _("No such token."))
     await api_tokens.revoke(request.app[CONTEXT], caller.agent, int(raw))
+    return web.json_response({"ok": True})
+
+
+# One-time codes: the login's second step, and setting them up (services/second_factor.py).
+
+class CodeBody(Payload):
+    code: Annotated[Line, StringConstraints(min_length=1, max_length=20)]
+
+
+async def verify(request: web.Request) -> web.Response:
+    caller = await authenticate(request, stages=("second_factor",))
+    body = await read_json(request, CodeBody)
+    assert caller.session_token is not None
+    await second_factor.verify(request.app[CONTEXT], caller.agent, body.code,
+                               caller.session_token, client_address(request))
+    return web.json_response({"ok": True, "agent": agent_view(caller.agent), "stage": ""})
+
+
+async def second_factor_status(request: web.Request) -> web.Response:
+    caller = await authenticate(request, stages=("", "enrol"))
+    found = await second_factor.status(request.app[CONTEXT], caller.agent)
+    return web.json_response({"ok": True, **found})
+
+
+async def second_factor_start(request: web.Request) -> web.Response:
+    caller = await authenticate(request, stages=("", "enrol"))
+    started = await second_factor.start(request.app[CONTEXT], caller.agent)
+    return web.json_response({"ok": True, **started})
+
+
+async def second_factor_confirm(request: web.Request) -> web.Response:
+    caller = await authenticate(request, stages=("", "enrol"))
+    body = await read_json(request, CodeBody)
+    codes = await second_factor.confirm(request.app[CONTEXT], caller.agent, body.code,
+                                        caller.session_token)
+    return web.json_response({"ok": True, "recovery_codes": codes})
+
+
+async def second_factor_remove(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    ctx = request.app[CONTEXT]
+    if second_factor.required(ctx, caller.agent):
+        raise ServiceError(Code.FORBIDDEN, _("Your organisation requires one-time codes."))
+    await second_factor.remove(ctx, caller.agent.id or 0, actor=caller.agent)
     return web.json_response({"ok": True})

@@ -126,11 +126,21 @@ class Caller:
     via_cookie: bool
     session_token: str | None
     read_only: bool = False  # a `read` API token (services/api_tokens.py)
+    stage: str = ""  # a session at a login step (services/second_factor.py)
 
 
-async def authenticate(request: web.Request, *, admin: bool = False) -> Caller:
+# What a session at each login stage is told when it asks for anything else.
+STAGE_REFUSALS = {
+    "second_factor": _("Enter the one-time code from your authenticator app first."),
+    "enrol": _("Set up one-time codes first: your organisation requires them."),
+}
+
+
+async def authenticate(request: web.Request, *, admin: bool = False,
+                       stages: tuple[str, ...] = ("",)) -> Caller:
     """The agent behind a bearer API token or a session cookie; cookie callers must send the
-    session's CSRF token in X-CSRF-Token on every state-changing request."""
+    session's CSRF token in X-CSRF-Token on every state-changing request. A session at a login
+    stage not in `stages` (services/second_factor.py) is refused `forbidden`."""
     ctx = request.app[CONTEXT]
     header = request.headers.get("Authorization", "")
     caller: Caller | None = None
@@ -150,10 +160,14 @@ async def authenticate(request: web.Request, *, admin: bool = False) -> Caller:
                 if not same(request.headers.get("X-CSRF-Token", ""), csrf_token_for(token)):
                     raise ServiceError(Code.FORBIDDEN, _("The CSRF token is missing or wrong. "
                                                          "Reload the page."))
-            caller = Caller(agent, via_cookie=True, session_token=token)
+            caller = Caller(agent, via_cookie=True, session_token=token, stage=found[1].stage)
     if caller is None:
         raise ServiceError(Code.UNAUTHORIZED)
-    request[AGENT] = caller.agent
+    request[AGENT] = caller.agent  # errors from here on are in the agent's language
+    if caller.stage not in stages:
+        if not caller.stage:  # logged in already: no login step is waiting
+            raise ServiceError(Code.CONFLICT, _("No login step is waiting."))
+        raise ServiceError(Code.FORBIDDEN, STAGE_REFUSALS[caller.stage])
     if admin and caller.agent.role != "admin":
         raise ServiceError(Code.FORBIDDEN, _("Only administrators can do this."))
     return caller

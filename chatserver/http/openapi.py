@@ -15,7 +15,7 @@ from chatserver import __version__
 from chatserver.errors import HTTP_STATUS, Code
 from chatserver.http.admin import AgentPatch, CannedIn, PasswordIn
 from chatserver.http.api import NewAgent
-from chatserver.http.auth import LoginBody
+from chatserver.http.auth import CodeBody, LoginBody
 from chatserver.http.dsar import EmailRequest
 from chatserver.http.offline import HandledIn, ReplyIn
 from chatserver.http.openapi_schemas import RESPONSES
@@ -90,6 +90,19 @@ OPERATIONS = (
               body=LoginBody, errors=(401,)),
     Operation("post", "/api/v1/auth/logout", "End the session", "agent"),
     Operation("get", "/api/v1/auth/me", "The logged-in agent and the CSRF token", "agent"),
+    Operation("post", "/api/v1/auth/verify",
+              "The login's second step: a one-time code or a recovery code", "agent",
+              body=CodeBody, errors=(409,)),
+    Operation("get", "/api/v1/auth/second-factor", "Whether your one-time codes are on",
+              "agent"),
+    Operation("post", "/api/v1/auth/second-factor/start",
+              "A new secret and its QR code to set up one-time codes", "agent", errors=(409,)),
+    Operation("post", "/api/v1/auth/second-factor/confirm",
+              "Turn one-time codes on with a first code; returns ten recovery codes", "agent",
+              body=CodeBody, errors=(409,)),
+    Operation("delete", "/api/v1/auth/second-factor", "Turn your one-time codes off", "agent"),
+    Operation("post", "/api/v1/agents/{agent_id}/second-factor/reset",
+              "Reset an agent's one-time codes (ends their sessions)", "admin"),
     Operation("get", "/api/v1/auth/sessions",
               "Your sessions: started, last used, browser family", "agent"),
     Operation("delete", "/api/v1/auth/sessions/{session_id}", "End one of your sessions",

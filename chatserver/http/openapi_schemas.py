@@ -56,6 +56,8 @@ CONVERSATION_WITH_MESSAGES: Schema = {
     "required": [*CONVERSATION["required"], "messages"],
     "properties": {**CONVERSATION["properties"], "messages": array(MESSAGE)},
 }
+# "" logged in; "second_factor": a one-time code is due; "enrol": codes must be set up first.
+STAGE: Schema = {"enum": ["", "second_factor", "enrol"]}
 SESSION = obj({"id": HEX_ID, "started_at": TIME, "last_used_at": TIME, "client": STRING,
                "current": {"type": "boolean"}})
 API_TOKEN = obj({"id": {"type": "integer"}, "name": STRING, "scope": {"enum": ["full", "read"]},
@@ -107,9 +109,17 @@ RESPONSES: dict[tuple[str, str], Schema] = {
         "limits": obj({"max_message_chars": {"type": "integer"}}), "strings": STRINGS}),
     ("get", "/api/v1/privacy-notice"): ok(current={"type": "boolean"}, version=STRING,
                                           language=LANGUAGE, published_at=MAYBE_TIME),
-    ("post", "/api/v1/auth/login"): ok(agent=AGENT, csrf_token=STRING),
+    ("post", "/api/v1/auth/login"): ok(agent=AGENT, csrf_token=STRING, stage=STAGE),
     ("post", "/api/v1/auth/logout"): ok(),
-    ("get", "/api/v1/auth/me"): ok(agent=AGENT, csrf_token=MAYBE_STRING),
+    ("get", "/api/v1/auth/me"): ok(agent=AGENT, csrf_token=MAYBE_STRING, stage=STAGE),
+    ("post", "/api/v1/auth/verify"): ok(agent=AGENT, stage={"const": ""}),
+    ("get", "/api/v1/auth/second-factor"): ok(enabled={"type": "boolean"},
+                                               recovery_codes_left={"type": "integer"},
+                                               required={"type": "boolean"}),
+    ("post", "/api/v1/auth/second-factor/start"): ok(secret=STRING, uri=STRING, qr=STRING),
+    ("post", "/api/v1/auth/second-factor/confirm"): ok(recovery_codes=array(STRING)),
+    ("delete", "/api/v1/auth/second-factor"): ok(),
+    ("post", "/api/v1/agents/{agent_id}/second-factor/reset"): ok(),
     ("get", "/api/v1/auth/sessions"): ok(sessions=array(SESSION)),
     ("delete", "/api/v1/auth/sessions/{session_id}"): ok(),
     ("post", "/api/v1/auth/logout-everywhere"): ok(),

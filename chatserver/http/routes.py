@@ -35,6 +35,13 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/auth/login", auth.login)
     app.router.add_post("/api/v1/auth/logout", auth.logout)
     app.router.add_get("/api/v1/auth/me", auth.me)
+    app.router.add_post("/api/v1/auth/verify", auth.verify)
+    app.router.add_get("/api/v1/auth/second-factor", auth.second_factor_status)
+    app.router.add_post("/api/v1/auth/second-factor/start", auth.second_factor_start)
+    app.router.add_post("/api/v1/auth/second-factor/confirm", auth.second_factor_confirm)
+    app.router.add_delete("/api/v1/auth/second-factor", auth.second_factor_remove)
+    app.router.add_post("/api/v1/agents/{agent_id}/second-factor/reset",
+                        admin_api.reset_second_factor)
     app.router.add_get("/api/v1/auth/sessions", auth.list_sessions)
     app.router.add_delete("/api/v1/auth/sessions/{session_id}", auth.end_session)
     app.router.add_post("/api/v1/auth/logout-everywhere", auth.logout_everywhere)

@@ -92,7 +92,10 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
                             api_token: str | None) -> api_tokens.Grant | None:
         if session_token:
             found = await agents.agent_for_session(self.ctx, session_token)
-            return api_tokens.Grant(found[0], read_only=False) if found else None
+            # A session still at a login step (a one-time code due) opens no socket.
+            if found is None or found[1].stage:
+                return None
+            return api_tokens.Grant(found[0], read_only=False)
         if api_token:
             return await api_tokens.check(self.ctx, api_token)
         return None

@@ -8,14 +8,20 @@ from datetime import timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from chatserver.db.models import Agent, AgentSession, LoginFailure
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import api_tokens, audit, passwords, sessions
-from chatserver.services.address_limits import counted_as
+from chatserver.services import (
+    api_tokens,
+    audit,
+    passwords,
+    second_factor,
+    sessions,
+    throttling,
+)
 from chatserver.services.context import Context
 from chatserver.services.tokens import csrf_token_for, new_token, token_hash
 
@@ -30,6 +36,7 @@ class LoginResult:
     agent: Agent
     token: str
     csrf_token: str
+    stage: str = ""  # services/second_factor.py
 
 
 def normalise_email(email: str) -> str:
@@ -151,33 +158,8 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
     session. Any session the client already had is ended (rotation)."""
     now = ctx.clock()
     settings = ctx.settings.auth
-    window_start = now - timedelta(minutes=settings.login_window_minutes)
-    # Keyed hashes (services/address_limits.py): the table holds no address or account name,
-    # and without the key a copy of it cannot be matched against a list of them.
-    account_key = ctx.address_limits.key_for("account", email.strip().lower())
-    address_key = ctx.address_limits.key_for("address", counted_as(client_address))
-    # Rows older than the window are left to the purge (privacy/retention.py), so this check
-    # only reads.
-    async with ctx.db() as session:
-        counts = dict(
-            (
-                await session.exec(
-                    select(LoginFailure.key_hash, func.count())
-                    .where(col(LoginFailure.key_hash).in_([account_key, address_key]))
-                    .where(col(LoginFailure.created_at) >= window_start)
-                    .group_by(col(LoginFailure.key_hash))
-                )
-            ).all()
-        )
-    if (counts.get(account_key, 0) >= settings.max_failures_per_account
-            or counts.get(address_key, 0) >= settings.max_failures_per_address):
-        async with ctx.db.begin() as session:
-            audit.record(ctx, session, "login.throttled", actor_kind="visitor")
-        raise ServiceError(
-            Code.RATE_LIMITED,
-            _("Too many failed logins. Try again in {minutes} minutes."),
-            minutes=round(settings.login_window_minutes),
-        )
+    account_key, address_key = throttling.keys(ctx, email, client_address)
+    await throttling.check(ctx, account_key, address_key)
     async with ctx.db() as session:
         agent = (
             await session.exec(select(Agent).where(Agent.email == email.strip().lower()))
@@ -191,6 +173,8 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
             audit.record(ctx, session, "login.failed", actor_kind="agent",
                          actor_id=agent.id if agent else None)
         raise ServiceError(Code.UNAUTHORIZED, _("Wrong email or password."))
+    # Right password: the session opens at the login's next step, if there is one.
+    stage = await second_factor.stage_at_login(ctx, agent)
     # The CSRF token is derived from the session secret; the row keeps only its hash.
     token = new_token()
     csrf = csrf_token_for(token)
@@ -208,7 +192,7 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
                 csrf_token=token_hash(csrf),
                 created_at=now,
                 expires_at=now + timedelta(hours=settings.session_hours),
-                client=sessions.client_family(user_agent),
+                client=sessions.client_family(user_agent), stage=stage,
             )
         )
         if ctx.hasher.check_needs_rehash(agent.password_hash):
@@ -217,7 +201,7 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
                 fresh.password_hash = await asyncio.to_thread(ctx.hasher.hash, password)
                 session.add(fresh)
         audit.record(ctx, session, "login", actor_kind="agent", actor_id=agent.id)
-    return LoginResult(agent=agent, token=token, csrf_token=csrf)
+    return LoginResult(agent=agent, token=token, csrf_token=csrf, stage=stage)
 
 
 def _verify(ctx: Context, stored_hash: str | None, password: str) -> bool:

@@ -105,6 +105,12 @@ class AuthSettings(Section):
         description="How long an agent socket trusts a checked session before checking it again; "
         "a logout or a disabled account stops sockets on every node within this time.",
     )
+    require_second_factor: Literal["off", "admins", "everyone"] = Field(
+        "off", description="Who must log in with a one-time code after the password: nobody "
+        "(`off`; agents may still set one up), `admins`, or `everyone`. An agent under the "
+        "policy without one is led to set it up at the next login and can do nothing else "
+        "until done."
+    )
     argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations for password hashes.")
     argon2_memory_kib: int = Field(
         65536, ge=8, description="argon2id memory cost in KiB for password hashes."

@@ -1,4 +1,5 @@
-"""agent sessions listed and ended one by one; API tokens with a scope, an expiry and a last use
+"""agent sessions listed and ended one by one, with a login stage; API tokens with a scope, an
+expiry and a last use; one-time codes and recovery codes
 
 Revision ID: 0003
 Revises: 0002
@@ -25,6 +26,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('handle', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
         batch_op.add_column(sa.Column('last_used_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('client', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('stage', sa.String(length=20), nullable=False, server_default=''))
     # Sessions open at the upgrade get a handle of their own.
     connection = op.get_bind()
     for (token_hash,) in connection.execute(sa.text('SELECT token_hash FROM agent_session')).all():
@@ -38,9 +40,32 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('last_used_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_api_token_expires_at'), ['expires_at'], unique=False)
+    op.create_table('agent_totp',
+    sa.Column('agent_id', sa.Integer(), nullable=False),
+    sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('confirmed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_step', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('agent_id')
+    )
+    op.create_table('recovery_code',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('used_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('recovery_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_code_agent_id'), ['agent_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('recovery_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_code_agent_id'))
+    op.drop_table('recovery_code')
+    op.drop_table('agent_totp')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_expires_at'))
         batch_op.drop_column('last_used_at')
@@ -48,6 +73,7 @@ def downgrade() -> None:
         batch_op.drop_column('scope')
     with op.batch_alter_table('agent_session', schema=None) as batch_op:
         batch_op.drop_constraint('uq_agent_session_handle', type_='unique')
+        batch_op.drop_column('stage')
         batch_op.drop_column('client')
         batch_op.drop_column('last_used_at')
         batch_op.drop_column('handle')

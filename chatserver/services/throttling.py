@@ -1,0 +1,46 @@
+"""Login throttling: failed passwords and failed one-time codes count per account and per
+client address within `auth.login_window_minutes`. Only keyed hashes are stored
+(services/address_limits.py): the table holds no address or account name, and without the key
+a copy of it cannot be matched against a list of them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from chatserver.db.models import LoginFailure
+from chatserver.errors import Code, ServiceError
+from chatserver.i18n import gettext_noop as _
+from chatserver.services import audit
+from chatserver.services.address_limits import counted_as
+from chatserver.services.context import Context
+
+
+def keys(ctx: Context, email: str, client_address: str) -> tuple[str, str]:
+    """The account's and the client address's keys."""
+    return (ctx.address_limits.key_for("account", email.strip().lower()),
+            ctx.address_limits.key_for("address", counted_as(client_address)))
+
+
+async def check(ctx: Context, account_key: str, address_key: str) -> None:
+    """`rate_limited` when either has too many failures in the window. Rows older than the
+    window are left to the purge (privacy/retention.py), so this only reads."""
+    settings = ctx.settings.auth
+    window_start = ctx.clock() - timedelta(minutes=settings.login_window_minutes)
+    async with ctx.read() as session:
+        counts = dict((await session.exec(
+            select(LoginFailure.key_hash, func.count())
+            .where(col(LoginFailure.key_hash).in_([account_key, address_key]))
+            .where(col(LoginFailure.created_at) >= window_start)
+            .group_by(col(LoginFailure.key_hash)))).all())
+    if (counts.get(account_key, 0) >= settings.max_failures_per_account
+            or counts.get(address_key, 0) >= settings.max_failures_per_address):
+        async with ctx.db.begin() as session:
+            audit.record(ctx, session, "login.throttled", actor_kind="visitor")
+        raise ServiceError(
+            Code.RATE_LIMITED,
+            _("Too many failed logins. Try again in {minutes} minutes."),
+            minutes=round(settings.login_window_minutes),
+        )
