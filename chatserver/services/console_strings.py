@@ -36,6 +36,28 @@ CONSOLE_STRINGS: dict[str, str] = {
     "session_ended_note": _("The session was ended."),
     "logout_everywhere": _("Log out everywhere"),
     "logout_everywhere_hint": _("Ends every session of yours, this one too."),
+    "second_factor_heading": _("Two-step login"),
+    "second_factor_on": _("One-time codes are on. Recovery codes left: {count}."),
+    "second_factor_off": _("One-time codes are off: your password alone logs you in."),
+    "second_factor_remove": _("Turn off one-time codes"),
+    "code_heading": _("Two-step login"),
+    "code_label": _("One-time code"),
+    "code_intro": _("Enter the six-digit code from your authenticator app, or one of your "
+                    "recovery codes."),
+    "verify": _("Continue"),
+    "enrol_heading": _("Set up one-time codes"),
+    "enrol_required": _("Your organisation requires a one-time code at every login. Set it "
+                        "up to continue."),
+    "enrol_intro": _("Scan the QR code with an authenticator app (or type the key into it), "
+                     "then enter the code it shows."),
+    "enrol_start": _("Set up one-time codes"),
+    "enrol_key": _("Key"),
+    "enrol_qr": _("QR code for your authenticator app"),
+    "enrol_confirm": _("Turn on"),
+    "recovery_heading": _("Recovery codes"),
+    "recovery_intro": _("Each of these codes logs you in once if you lose your phone. Save "
+                        "them somewhere safe now: they are not shown again."),
+    "recovery_saved": _("I have saved them"),
     "tokens_heading": _("API tokens"),
     "tokens_none": _("You have no API tokens. An administrator creates them with "
                      "“chatserver agent token”."),

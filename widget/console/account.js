@@ -3,13 +3,15 @@
 import { h, clear } from './dom.js'
 import { api } from './api.js'
 import { formatTime } from './format.js'
+import { secondFactorSection } from './second_factor.js'
 
 export function accountView (app, view, onLoggedOutEverywhere) {
   const t = app.t
   const sessions = h('div', { 'aria-live': 'polite' })
   const tokens = h('div', { 'aria-live': 'polite' })
   const everywhere = h('button', { type: 'button', onclick: logoutEverywhere }, t('logout_everywhere'))
-  clear(view, h('h1', null, t('nav_account')),
+  const twoStep = h('section', { 'aria-labelledby': 'second-factor-heading' })
+  clear(view, h('h1', null, t('nav_account')), twoStep,
     h('section', { 'aria-labelledby': 'sessions-heading' },
       h('h2', { id: 'sessions-heading' }, t('sessions_heading')), sessions,
       h('p', null, everywhere, ' ', h('span', { class: 'hint' }, t('logout_everywhere_hint')))),
@@ -83,6 +85,7 @@ export function accountView (app, view, onLoggedOutEverywhere) {
     onLoggedOutEverywhere()
   }
 
+  secondFactorSection(app, twoStep)
   loadSessions()
   loadTokens()
 }

@@ -4,6 +4,7 @@ import { h, clear, field } from './dom.js'
 import { ChatsView } from './chats.js'
 import { historyView, inboxView } from './pages.js'
 import { accountView } from './account.js'
+import { codeStep, enrolView } from './second_factor.js'
 import { ADMIN_VIEWS } from './admin.js'
 
 const root = document.getElementById('app')
@@ -64,8 +65,24 @@ async function boot () {
   } catch (e) {
     if (e.status !== 401) app.notify(e.message)
   }
-  if (me) start(me)
+  if (me) next(me)
   else showLogin()
+}
+
+// After the password (or on a reload): the login's next step, if one is due, then the console.
+function next (data) {
+  if (data.csrf_token) session.csrf = data.csrf_token
+  if (data.stage === 'second_factor') {
+    codeStep(app, root, (verified) => start({ ...verified, csrf_token: session.csrf }), logout)
+  } else if (data.stage === 'enrol') {
+    const body = h('div')
+    clear(root, h('main', { class: 'login' }, h('h1', null, app.t('enrol_heading')),
+      h('p', null, app.t('enrol_required')), body,
+      h('p', null, h('button', { type: 'button', class: 'link', onclick: logout }, app.t('log_out')))))
+    enrolView(app, body, async () => {
+      try { start(await api('GET', '/auth/me')) } catch (e) { app.fail(e) }
+    })
+  } else start(data)
 }
 
 function showLogin (note) {
@@ -90,7 +107,7 @@ function showLogin (note) {
       const data = await api('POST', '/auth/login', { email: email.value.trim(), password: password.value })
       password.value = ''
       if (data.agent.language !== app.lang) await loadStrings(data.agent.language)
-      start(data)
+      next(data)
     } catch (e) {
       error.textContent = e.message
       password.value = ''
