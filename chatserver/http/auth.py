@@ -113,9 +113,10 @@ class CodeBody(Payload):
 
 
 async def verify(request: web.Request) -> web.Response:
-    caller = await authenticate(request, stages=("second_factor",))
-    body = await read_json(request, CodeBody)
-    assert caller.session_token is not None
+    caller = await authenticate(request, stages=ANY_STAGE)
+    body = await read_json(request, CodeBody)  # its limits first, at any stage
+    if caller.stage != "second_factor" or caller.session_token is None:
+        raise ServiceError(Code.CONFLICT, _("No login step is waiting."))
     await second_factor.verify(request.app[CONTEXT], caller.agent, body.code,
                                caller.session_token, client_address(request))
     return web.json_response({"ok": True, "agent": agent_view(caller.agent), "stage": ""})
