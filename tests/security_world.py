@@ -89,7 +89,7 @@ class World:
         return (op.path.replace("{conversation_id}", self.conversation_id)
                 .replace("{agent_id}", "999999").replace("{canned_id}", "999999")
                 .replace("{message_id}", "nonexistent").replace("{session_id}", "0" * 32)
-                .replace("{token_id}", "999999"))
+                .replace("{token_id}", "999999").replace("{passkey_id}", "999999"))
 
     async def conversation_state(self, conversation_id: str) -> tuple[Any, ...]:
         """What another caller must not change: the row and its messages."""

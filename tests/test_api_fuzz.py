@@ -175,6 +175,7 @@ class Fixture:
         self.known["session_id"] = spare.handle
         await api_tokens.create(ctx, admin.id or 0, "may be revoked")
         self.known["token_id"] = str((await api_tokens.listing(ctx, admin))[0]["id"])
+        self.known["passkey_id"] = "999999"  # none is registered: a browser would be needed
 
 
 @pytest.fixture(scope="module")
@@ -238,8 +239,11 @@ FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, data
 
 
 # A one-time code is schema-valid and still wrong unless it is the code of this moment for a
-# secret the fuzzing does not know: those answers are checked in tests/test_second_factor.py.
-CODE_STEPS = {"/api/v1/auth/verify", "/api/v1/auth/second-factor/confirm"}
+# secret the fuzzing does not know (tests/test_second_factor.py); a passkey credential unless an
+# authenticator signed it (tests/test_console_account.py).
+CODE_STEPS = {"/api/v1/auth/verify", "/api/v1/auth/second-factor/confirm",
+              "/api/v1/auth/passkeys", "/api/v1/auth/passkey-login",
+              "/api/v1/auth/verify/passkey"}
 
 
 def _excluded(case: Any) -> list[Any]:

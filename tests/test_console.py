@@ -98,7 +98,7 @@ async def open_console(new_context: Callable[..., Any], chat: Chat, email: str |
 async def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
     await page.get_by_label("Email address").fill(email)
     await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("button", name="Log in", exact=True).click()
     await expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
@@ -153,12 +153,12 @@ async def test_login_logout_and_wrong_passwords_are_throttled(
     for _ in range(3):
         await page.get_by_label("Email address").fill(ANNA)
         await page.get_by_label("Password").fill("wrong password!")
-        await page.get_by_role("button", name="Log in").click()
+        await page.get_by_role("button", name="Log in", exact=True).click()
         await expect(page.locator("#login-error")).to_have_text("Wrong email or password.")
         await page.locator("#login-error").evaluate("(el) => { el.textContent = '' }")
     await page.get_by_label("Email address").fill(ANNA)
     await page.get_by_label("Password").fill(PASSWORD)  # even the right one, for now
-    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("button", name="Log in", exact=True).click()
     await expect(page.locator("#login-error")).to_contain_text("Too many failed logins")
 
     await log_in(page, BO)

@@ -4,8 +4,10 @@ everywhere."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,6 +15,7 @@ import pyotp
 import pytest
 from playwright.async_api import expect
 
+from chatserver.app import create_app
 from chatserver.services import api_tokens
 from tests.browser import (  # noqa: F401  (fixtures used by the tests below)
     AXE,
@@ -21,8 +24,15 @@ from tests.browser import (  # noqa: F401  (fixtures used by the tests below)
     browser_type_launch_args,
     widget_bundle,
 )
-from tests.helpers import PASSWORD, Chat
-from tests.test_console import ANNA, assert_accessible, base_url, open_console, shot  # noqa: F401
+from tests.helpers import PASSWORD, Chat, free_port, make_settings
+from tests.test_console import (  # noqa: F401  (base_url: a fixture)
+    ANNA,
+    assert_accessible,
+    base_url,
+    log_in,
+    open_console,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -61,9 +71,9 @@ async def test_an_agent_ends_a_session_revokes_a_token_and_logs_out_everywhere(
     assert await api_tokens.listing(chat.ctx, anna) == []
 
     await page.get_by_role("button", name="Log out everywhere").click()
-    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
-    await page.reload()
-    await expect(page.get_by_role("button", name="Log in")).to_be_visible()  # no session left
+    await expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
+    await page.reload()  # no session is left to resume
+    await expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
     console.check()
 
 
@@ -79,7 +89,7 @@ async def test_an_admin_required_to_use_codes_sets_them_up_and_logs_in_with_one(
     page = console.page
     await page.get_by_label("Email address").fill("admin@example.fi")
     await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("button", name="Log in", exact=True).click()
     await expect(page.get_by_role("heading", name="Set up one-time codes")).to_be_visible()
     await page.get_by_role("button", name="Set up one-time codes").click()
     await expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
@@ -90,12 +100,12 @@ async def test_an_admin_required_to_use_codes_sets_them_up_and_logs_in_with_one(
     await page.get_by_role("button", name="Turn on").click()
     await expect(page.locator("ol.recovery-codes li")).to_have_count(10)
     await page.get_by_role("button", name="I have saved them").click()
-    await expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    await expect(page.get_by_role("button", name="Log out", exact=True)).to_be_visible()
 
-    await page.get_by_role("button", name="Log out").click()
+    await page.get_by_role("button", name="Log out", exact=True).click()
     await page.get_by_label("Email address").fill("admin@example.fi")
     await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("button", name="Log in", exact=True).click()
     await expect(page.get_by_role("heading", name="Two-step login")).to_be_visible()
     await page.get_by_label("One-time code").fill("000000")
     await page.get_by_role("button", name="Continue").click()
@@ -105,8 +115,62 @@ async def test_an_admin_required_to_use_codes_sets_them_up_and_logs_in_with_one(
     code = pyotp.TOTP(secret).at(int(time.time()) + 30)
     await page.get_by_label("One-time code").fill(code)
     await page.get_by_role("button", name="Continue").click()
-    await expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    await expect(page.get_by_role("button", name="Log out", exact=True)).to_be_visible()
     await page.get_by_role("link", name="Sessions and tokens").click()
     on = page.get_by_text("One-time codes are on. Recovery codes left: 10.")
     await expect(on).to_be_visible()
     console.check()
+
+
+async def test_passkeys_register_log_in_alone_or_after_the_password_and_are_removed(
+    tmp_path: Path, template_database: Path, aiohttp_server: Any,
+    new_context: Callable[..., Any], axe_source: str,  # noqa: F811
+) -> None:
+    """Chromium's virtual authenticator (DevTools protocol `WebAuthn`) stands in for a phone or
+    a security key. The site is `localhost`: an IP address cannot be a WebAuthn relying party."""
+    port = free_port()
+    shutil.copy(template_database, tmp_path / "chatserver.db")
+    settings = make_settings(tmp_path, port, public_url=f"http://localhost:{port}")
+    app = create_app(settings)
+    chat = Chat(await aiohttp_server(app, port=port), settings, app)
+    await chat.add_agent(ANNA, "Anna")
+    context = await new_context()
+    page = await context.new_page()
+    devtools = await context.new_cdp_session(page)
+    await devtools.send("WebAuthn.enable")
+    await devtools.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True,
+        "automaticPresenceSimulation": True}})
+    await page.goto(settings.public_url + "/console")
+    await log_in(page, ANNA)
+
+    await page.get_by_role("link", name="Sessions and tokens").click()
+    await expect(page.get_by_text("You have no passkeys.")).to_be_visible()
+    await page.get_by_label("Name of the new passkey").fill("laptop")
+    await page.get_by_role("button", name="Add a passkey").click()
+    keys = page.get_by_role("table", name="Passkeys")
+    await expect(keys).to_contain_text("laptop")
+    await assert_accessible(page, axe_source)
+    await shot(page, "passkeys")
+
+    # A passkey alone logs in.
+    await page.get_by_role("button", name="Log out", exact=True).click()
+    await page.get_by_role("button", name="Log in with a passkey").click()
+    await expect(page.get_by_role("button", name="Log out", exact=True)).to_be_visible()
+    # With a passkey, a password login asks for it as the second step.
+    await page.get_by_role("button", name="Log out", exact=True).click()
+    await page.get_by_label("Email address").fill(ANNA)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in", exact=True).click()
+    await page.get_by_role("button", name="Use a passkey").click()
+    await expect(page.get_by_role("button", name="Log out", exact=True)).to_be_visible()
+
+    # Removed, it no longer works (the authenticator still holds it; the server refuses).
+    await page.get_by_role("link", name="Sessions and tokens").click()
+    await page.get_by_role("button", name="Remove laptop").click()
+    await expect(page.get_by_text("You have no passkeys.")).to_be_visible()
+    await page.get_by_role("button", name="Log out", exact=True).click()
+    await page.get_by_role("button", name="Log in with a passkey").click()
+    await expect(page.locator("#login-error")).to_have_text("That passkey was not accepted.")
+    await chat.close()

@@ -52,10 +52,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/dsar/erase"): {"email": "someone@example.fi"},
     ("post", "/api/v1/auth/verify"): {"code": "123456"},
     ("post", "/api/v1/auth/second-factor/confirm"): {"code": "123456"},
+    ("post", "/api/v1/auth/passkeys"): {"handle": "0" * 32, "credential": {}},
+    ("post", "/api/v1/auth/verify/passkey"): {"handle": "0" * 32, "credential": {}},
 }
-# Steps of a login or an enrolment: they succeed only at that step with a fresh code
-# (tests/test_second_factor.py); here only their CSRF refusals are checked.
-STEP_ONLY = {("post", "/api/v1/auth/verify"), ("post", "/api/v1/auth/second-factor/confirm")}
+# Steps of a login or an enrolment, and passkeys: they succeed only at that step with a fresh
+# code (tests/test_second_factor.py) or with an authenticator's signature
+# (tests/test_console_account.py); here only their CSRF refusals are checked.
+STEP_ONLY = {("post", "/api/v1/auth/verify"), ("post", "/api/v1/auth/second-factor/confirm"),
+             ("post", "/api/v1/auth/passkeys"), ("post", "/api/v1/auth/verify/passkey"),
+             ("post", "/api/v1/auth/verify/passkey-options"),
+             ("delete", "/api/v1/auth/passkeys/{passkey_id}")}
 
 
 def test_every_unsafe_operation_with_a_body_has_a_sample() -> None:
@@ -98,7 +104,7 @@ async def _targets(chat: Chat) -> dict[str, str]:
     (token, *_rest) = await api_tokens.listing(chat.ctx, admin)
     return {"{agent_id}": str(target.id), "{canned_id}": str(response["id"]),
             "{message_id}": left["id"], "{session_id}": session["id"],
-            "{token_id}": str(token["id"])}
+            "{token_id}": str(token["id"]), "{passkey_id}": "999999"}
 
 
 async def _login(chat: Chat) -> tuple[str, str]:

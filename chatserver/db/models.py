@@ -102,6 +102,34 @@ class RecoveryCode(SQLModel, table=True):
     used_at: datetime | None = Field(default=None)
 
 
+class AgentPasskey(SQLModel, table=True):
+    """A WebAuthn credential of an agent (services/passkeys.py): its id and public key as
+    base64url, the authenticator's signature counter, a name the agent chose, and last use."""
+
+    __tablename__ = "agent_passkey"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(
+        sa_column=Column(ForeignKey("agent.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    credential_id: str = Field(sa_column=Column(String(1400), unique=True, nullable=False))
+    public_key: str = Field(sa_column=Column(Text, nullable=False))
+    sign_count: int = Field(default=0)
+    name: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = Field(default=None)
+
+
+class PasskeyChallenge(SQLModel, table=True):
+    """A passkey ceremony under way: its challenge, used once, for a few minutes."""
+
+    __tablename__ = "passkey_challenge"
+    handle: str = Field(primary_key=True, max_length=32)
+    purpose: str = Field(max_length=20)  # register | login | second_factor
+    agent_id: int | None = Field(default=None)
+    challenge: str = Field(max_length=200)
+    expires_at: datetime = Field(index=True)
+
+
 class LoginFailure(SQLModel, table=True):
     """A failed login, kept for the throttling window (the purge deletes older ones). The key
     is an HMAC of the account or client address with a key that is not in the database

@@ -41,13 +41,19 @@ async def login(request: web.Request) -> web.Response:
     )
     response = web.json_response(
         {"ok": True, "agent": agent_view(result.agent), "csrf_token": result.csrf_token,
-         "stage": result.stage})
-    response.set_cookie(
-        SESSION_COOKIE, result.token, httponly=True, samesite="Lax", path="/",
-        secure=ctx.settings.public_url.startswith("https://"),
-        max_age=int(ctx.settings.auth.session_hours * 3600),
-    )
+         "stage": result.stage,
+         "factors": await second_factor.factors(ctx, result.agent) if result.stage else []})
+    set_session_cookie(request, response, result.token)
     return response
+
+
+def set_session_cookie(request: web.Request, response: web.Response, token: str) -> None:
+    settings = request.app[CONTEXT].settings
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="Lax", path="/",
+        secure=settings.public_url.startswith("https://"),
+        max_age=int(settings.auth.session_hours * 3600),
+    )
 
 
 ANY_STAGE = ("", *STAGE_REFUSALS)
@@ -65,8 +71,10 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     caller = await authenticate(request, stages=ANY_STAGE)
     csrf = csrf_token_for(caller.session_token) if caller.session_token else None
+    factors = (await second_factor.factors(request.app[CONTEXT], caller.agent)
+               if caller.stage else [])
     return web.json_response({"ok": True, "agent": agent_view(caller.agent), "csrf_token": csrf,
-                              "stage": caller.stage})
+                              "stage": caller.stage, "factors": factors})
 
 
 # An agent's own sessions and API tokens (services/sessions.py, services/api_tokens.py).
@@ -100,7 +108,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 async def revoke_token(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     raw = request.match_info["token_id"]
-    if not raw.isdigit() or len(raw) > 10:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:  # not "²": int() refuses it
         raise ServiceError(Code.NOT_FOUND, _("No such token."))
     await api_tokens.revoke(request.app[CONTEXT], caller.agent, int(raw))
     return web.json_response({"ok": True})

@@ -19,6 +19,7 @@ from chatserver.http.auth import CodeBody, LoginBody
 from chatserver.http.dsar import EmailRequest
 from chatserver.http.offline import HandledIn, ReplyIn
 from chatserver.http.openapi_schemas import RESPONSES
+from chatserver.http.passkeys import PasskeyAssertion, PasskeyRegistration
 from chatserver.services.archive import STATES
 from chatserver.settings import LANGUAGES
 from chatserver.validation import Payload
@@ -78,6 +79,7 @@ PATH_PARAMS = {
     "canned_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
     "session_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
     "token_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+    "passkey_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
 }
 
 OPERATIONS = (
@@ -103,6 +105,23 @@ OPERATIONS = (
     Operation("delete", "/api/v1/auth/second-factor", "Turn your one-time codes off", "agent"),
     Operation("post", "/api/v1/agents/{agent_id}/second-factor/reset",
               "Reset an agent's one-time codes (ends their sessions)", "admin"),
+    Operation("post", "/api/v1/auth/passkey-options",
+              "Options to register a passkey (WebAuthn, JSON form)", "agent"),
+    Operation("post", "/api/v1/auth/passkeys", "Register a passkey", "agent",
+              body=PasskeyRegistration),
+    Operation("get", "/api/v1/auth/passkeys", "Your passkeys: name, added, last used", "agent"),
+    Operation("delete", "/api/v1/auth/passkeys/{passkey_id}", "Remove one of your passkeys",
+              "agent"),
+    Operation("post", "/api/v1/auth/passkey-login/options",
+              "Options to log in with a passkey", "public"),
+    Operation("post", "/api/v1/auth/passkey-login",
+              "Log in with a passkey alone; sets the session cookie", "public",
+              body=PasskeyAssertion),
+    Operation("post", "/api/v1/auth/verify/passkey-options",
+              "Options for a passkey as the login's second step", "agent", errors=(409,)),
+    Operation("post", "/api/v1/auth/verify/passkey",
+              "The login's second step with a passkey", "agent", body=PasskeyAssertion,
+              errors=(409,)),
     Operation("get", "/api/v1/auth/sessions",
               "Your sessions: started, last used, browser family", "agent"),
     Operation("delete", "/api/v1/auth/sessions/{session_id}", "End one of your sessions",

@@ -58,6 +58,11 @@ CONVERSATION_WITH_MESSAGES: Schema = {
 }
 # "" logged in; "second_factor": a one-time code is due; "enrol": codes must be set up first.
 STAGE: Schema = {"enum": ["", "second_factor", "enrol"]}
+OBJECT: Schema = {"type": "object"}
+# The second factors an agent at the login's second step may use.
+FACTORS = array({"enum": ["totp", "passkey"]})
+PASSKEY = obj({"id": {"type": "integer"}, "name": STRING, "created_at": TIME,
+               "last_used_at": MAYBE_TIME})
 SESSION = obj({"id": HEX_ID, "started_at": TIME, "last_used_at": TIME, "client": STRING,
                "current": {"type": "boolean"}})
 API_TOKEN = obj({"id": {"type": "integer"}, "name": STRING, "scope": {"enum": ["full", "read"]},
@@ -109,9 +114,11 @@ RESPONSES: dict[tuple[str, str], Schema] = {
         "limits": obj({"max_message_chars": {"type": "integer"}}), "strings": STRINGS}),
     ("get", "/api/v1/privacy-notice"): ok(current={"type": "boolean"}, version=STRING,
                                           language=LANGUAGE, published_at=MAYBE_TIME),
-    ("post", "/api/v1/auth/login"): ok(agent=AGENT, csrf_token=STRING, stage=STAGE),
+    ("post", "/api/v1/auth/login"): ok(agent=AGENT, csrf_token=STRING, stage=STAGE,
+                                       factors=FACTORS),
     ("post", "/api/v1/auth/logout"): ok(),
-    ("get", "/api/v1/auth/me"): ok(agent=AGENT, csrf_token=MAYBE_STRING, stage=STAGE),
+    ("get", "/api/v1/auth/me"): ok(agent=AGENT, csrf_token=MAYBE_STRING, stage=STAGE,
+                                   factors=FACTORS),
     ("post", "/api/v1/auth/verify"): ok(agent=AGENT, stage={"const": ""}),
     ("get", "/api/v1/auth/second-factor"): ok(enabled={"type": "boolean"},
                                                recovery_codes_left={"type": "integer"},
@@ -120,6 +127,14 @@ RESPONSES: dict[tuple[str, str], Schema] = {
     ("post", "/api/v1/auth/second-factor/confirm"): ok(recovery_codes=array(STRING)),
     ("delete", "/api/v1/auth/second-factor"): ok(),
     ("post", "/api/v1/agents/{agent_id}/second-factor/reset"): ok(),
+    ("post", "/api/v1/auth/passkey-options"): ok(handle=HEX_ID, options=OBJECT),
+    ("post", "/api/v1/auth/passkeys"): ok(passkey=PASSKEY),
+    ("get", "/api/v1/auth/passkeys"): ok(passkeys=array(PASSKEY)),
+    ("delete", "/api/v1/auth/passkeys/{passkey_id}"): ok(),
+    ("post", "/api/v1/auth/passkey-login/options"): ok(handle=HEX_ID, options=OBJECT),
+    ("post", "/api/v1/auth/passkey-login"): ok(agent=AGENT, csrf_token=STRING, stage=STAGE),
+    ("post", "/api/v1/auth/verify/passkey-options"): ok(handle=HEX_ID, options=OBJECT),
+    ("post", "/api/v1/auth/verify/passkey"): ok(agent=AGENT, stage=STAGE),
     ("get", "/api/v1/auth/sessions"): ok(sessions=array(SESSION)),
     ("delete", "/api/v1/auth/sessions/{session_id}"): ok(),
     ("post", "/api/v1/auth/logout-everywhere"): ok(),

@@ -13,6 +13,7 @@ from chatserver.http import (
     offline,
     openapi,
     ops,
+    passkeys,
     privacy,
     public,
     widget,
@@ -42,6 +43,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/api/v1/auth/second-factor", auth.second_factor_remove)
     app.router.add_post("/api/v1/agents/{agent_id}/second-factor/reset",
                         admin_api.reset_second_factor)
+    app.router.add_post("/api/v1/auth/passkey-options", passkeys.registration_options)
+    app.router.add_post("/api/v1/auth/passkeys", passkeys.register)
+    app.router.add_get("/api/v1/auth/passkeys", passkeys.list_passkeys)
+    app.router.add_delete("/api/v1/auth/passkeys/{passkey_id}", passkeys.remove)
+    app.router.add_post("/api/v1/auth/passkey-login/options", passkeys.login_options)
+    app.router.add_post("/api/v1/auth/passkey-login", passkeys.login)
+    app.router.add_post("/api/v1/auth/verify/passkey-options", passkeys.second_step_options)
+    app.router.add_post("/api/v1/auth/verify/passkey", passkeys.second_step)
     app.router.add_get("/api/v1/auth/sessions", auth.list_sessions)
     app.router.add_delete("/api/v1/auth/sessions/{session_id}", auth.end_session)
     app.router.add_post("/api/v1/auth/logout-everywhere", auth.logout_everywhere)

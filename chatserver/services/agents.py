@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db.models import Agent, AgentSession, LoginFailure
 from chatserver.errors import Code, ServiceError
@@ -157,7 +158,6 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
     """Check the password, with throttling per account and per client address, and open a new
     session. Any session the client already had is ended (rotation)."""
     now = ctx.clock()
-    settings = ctx.settings.auth
     account_key, address_key = throttling.keys(ctx, email, client_address)
     await throttling.check(ctx, account_key, address_key)
     async with ctx.db() as session:
@@ -175,26 +175,9 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
         raise ServiceError(Code.UNAUTHORIZED, _("Wrong email or password."))
     # Right password: the session opens at the login's next step, if there is one.
     stage = await second_factor.stage_at_login(ctx, agent)
-    # The CSRF token is derived from the session secret; the row keeps only its hash.
-    token = new_token()
-    csrf = csrf_token_for(token)
     async with ctx.db.begin() as session:
-        if previous_token:
-            await session.exec(
-                delete(AgentSession).where(
-                    col(AgentSession.token_hash) == token_hash(previous_token)
-                )
-            )
+        token, csrf = await _open_session(ctx, session, agent, previous_token, user_agent, stage)
         await session.exec(delete(LoginFailure).where(col(LoginFailure.key_hash) == account_key))
-        session.add(
-            AgentSession(
-                token_hash=token_hash(token), agent_id=agent.id or 0,
-                csrf_token=token_hash(csrf),
-                created_at=now,
-                expires_at=now + timedelta(hours=settings.session_hours),
-                client=sessions.client_family(user_agent), stage=stage,
-            )
-        )
         if ctx.hasher.check_needs_rehash(agent.password_hash):
             fresh = await session.get(Agent, agent.id)
             if fresh is not None:
@@ -202,6 +185,35 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
                 session.add(fresh)
         audit.record(ctx, session, "login", actor_kind="agent", actor_id=agent.id)
     return LoginResult(agent=agent, token=token, csrf_token=csrf, stage=stage)
+
+
+async def _open_session(ctx: Context, session: AsyncSession, agent: Agent,
+                        previous_token: str | None, user_agent: str | None,
+                        stage: str) -> tuple[str, str]:
+    """A new session row (the client's previous one ended: rotation); the cookie's token and
+    its CSRF token, derived from it (the row keeps only hashes)."""
+    now = ctx.clock()
+    token = new_token()
+    csrf = csrf_token_for(token)
+    if previous_token:
+        await session.exec(delete(AgentSession).where(
+            col(AgentSession.token_hash) == token_hash(previous_token)))
+    session.add(AgentSession(
+        token_hash=token_hash(token), agent_id=agent.id or 0, csrf_token=token_hash(csrf),
+        created_at=now, expires_at=now + timedelta(hours=ctx.settings.auth.session_hours),
+        client=sessions.client_family(user_agent), stage=stage))
+    return token, csrf
+
+
+async def passkey_login(ctx: Context, agent: Agent, previous_token: str | None = None,
+                        user_agent: str | None = None) -> LoginResult:
+    """A login with a passkey alone (services/passkeys.py verified it): possession and the
+    authenticator's own check (PIN, fingerprint) are two factors already."""
+    async with ctx.db.begin() as session:
+        token, csrf = await _open_session(ctx, session, agent, previous_token, user_agent, "")
+        audit.record(ctx, session, "login", actor_kind="agent", actor_id=agent.id,
+                     method="passkey")
+    return LoginResult(agent=agent, token=token, csrf_token=csrf, stage="")
 
 
 def _verify(ctx: Context, stored_hash: str | None, password: str) -> bool:

@@ -24,7 +24,14 @@ import segno
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from chatserver.db.models import Agent, AgentSession, AgentTotp, LoginFailure, RecoveryCode
+from chatserver.db.models import (
+    Agent,
+    AgentPasskey,
+    AgentSession,
+    AgentTotp,
+    LoginFailure,
+    RecoveryCode,
+)
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import audit, throttling
@@ -48,9 +55,19 @@ async def confirmed(ctx: Context, agent_id: int) -> bool:
     return row is not None and row.confirmed_at is not None
 
 
+async def factors(ctx: Context, agent: Agent) -> list[str]:
+    """The second factors this agent has: "totp", "passkey"."""
+    async with ctx.read() as session:
+        totp = await session.get(AgentTotp, agent.id)
+        passkey = (await session.exec(select(AgentPasskey.id)
+                                      .where(AgentPasskey.agent_id == agent.id))).first()
+    return ([] if totp is None or totp.confirmed_at is None else ["totp"]) + (
+        [] if passkey is None else ["passkey"])
+
+
 async def stage_at_login(ctx: Context, agent: Agent) -> str:
     """The stage a new session of this agent starts at, once the password was right."""
-    if await confirmed(ctx, agent.id or 0):
+    if await factors(ctx, agent):
         return SECOND_FACTOR
     return ENROL if required(ctx, agent) else ""
 
@@ -176,10 +193,12 @@ async def verify(ctx: Context, agent: Agent, code: str, session_token: str,
 async def remove(ctx: Context, agent_id: int, *, actor: Agent | None = None) -> None:
     """Turn one-time codes off for an agent (their own choice, or an admin's or the command
     line's reset, which also ends the agent's sessions)."""
+    by_someone_else = actor is None or actor.id != agent_id
     async with ctx.db.begin() as session:
         await session.exec(delete(AgentTotp).where(col(AgentTotp.agent_id) == agent_id))
         await session.exec(delete(RecoveryCode).where(col(RecoveryCode.agent_id) == agent_id))
-        by_someone_else = actor is None or actor.id != agent_id
+        if by_someone_else:  # a reset: the agent's passkeys go too (a lost device)
+            await session.exec(delete(AgentPasskey).where(col(AgentPasskey.agent_id) == agent_id))
         if by_someone_else:
             await session.exec(delete(AgentSession).where(col(AgentSession.agent_id) == agent_id))
         audit.record(ctx, session, "second_factor.reset" if by_someone_else

@@ -44,3 +44,10 @@ async def check(ctx: Context, account_key: str, address_key: str) -> None:
             _("Too many failed logins. Try again in {minutes} minutes."),
             minutes=round(settings.login_window_minutes),
         )
+
+
+async def failed(ctx: Context, keys: list[str]) -> None:
+    """Count a failure against each key (a wrong code or passkey; audited by the caller)."""
+    async with ctx.db.begin() as session:
+        for key in dict.fromkeys(keys):
+            session.add(LoginFailure(key_hash=key, created_at=ctx.clock()))

@@ -4,6 +4,7 @@ import { h, clear } from './dom.js'
 import { api } from './api.js'
 import { formatTime } from './format.js'
 import { secondFactorSection } from './second_factor.js'
+import { passkeySection } from './passkeys.js'
 
 export function accountView (app, view, onLoggedOutEverywhere) {
   const t = app.t
@@ -11,7 +12,8 @@ export function accountView (app, view, onLoggedOutEverywhere) {
   const tokens = h('div', { 'aria-live': 'polite' })
   const everywhere = h('button', { type: 'button', onclick: logoutEverywhere }, t('logout_everywhere'))
   const twoStep = h('section', { 'aria-labelledby': 'second-factor-heading' })
-  clear(view, h('h1', null, t('nav_account')), twoStep,
+  const keys = h('section', { 'aria-labelledby': 'passkeys-heading' })
+  clear(view, h('h1', null, t('nav_account')), keys, twoStep,
     h('section', { 'aria-labelledby': 'sessions-heading' },
       h('h2', { id: 'sessions-heading' }, t('sessions_heading')), sessions,
       h('p', null, everywhere, ' ', h('span', { class: 'hint' }, t('logout_everywhere_hint')))),
@@ -85,6 +87,7 @@ export function accountView (app, view, onLoggedOutEverywhere) {
     onLoggedOutEverywhere()
   }
 
+  passkeySection(app, keys)
   secondFactorSection(app, twoStep)
   loadSessions()
   loadTokens()

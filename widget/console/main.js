@@ -5,6 +5,7 @@ import { ChatsView } from './chats.js'
 import { historyView, inboxView } from './pages.js'
 import { accountView } from './account.js'
 import { codeStep, enrolView } from './second_factor.js'
+import { passkeysSupported, usePasskey } from './passkeys.js'
 import { ADMIN_VIEWS } from './admin.js'
 
 const root = document.getElementById('app')
@@ -73,7 +74,7 @@ async function boot () {
 function next (data) {
   if (data.csrf_token) session.csrf = data.csrf_token
   if (data.stage === 'second_factor') {
-    codeStep(app, root, (verified) => start({ ...verified, csrf_token: session.csrf }), logout)
+    codeStep(app, root, data.factors || [], (verified) => start({ ...verified, csrf_token: session.csrf }), logout)
   } else if (data.stage === 'enrol') {
     const body = h('div')
     clear(root, h('main', { class: 'login' }, h('h1', null, app.t('enrol_heading')),
@@ -116,6 +117,19 @@ function showLogin (note) {
       button.disabled = false
     }
   }
+  const withPasskey = passkeysSupported()
+    ? h('p', null, h('button', { type: 'button', onclick: passkeyLogin }, app.t('passkey_login')))
+    : null
+  async function passkeyLogin () {
+    error.textContent = ''
+    try {
+      const data = await usePasskey('/auth/passkey-login/options', '/auth/passkey-login')
+      if (data.agent.language !== app.lang) await loadStrings(data.agent.language)
+      next(data)
+    } catch (e) {
+      error.textContent = e.message
+    }
+  }
   const languages = h('nav', { 'aria-label': app.t('language') },
     h('ul', { class: 'languages' }, Object.keys(LANGUAGE_NAMES).map((code) =>
       h('li', null, h('a', {
@@ -124,7 +138,7 @@ function showLogin (note) {
         'aria-current': code === app.lang ? 'page' : null
       }, LANGUAGE_NAMES[code])))))
   clear(root, h('main', { class: 'login' },
-    h('h1', null, app.t('title')), h('p', null, app.t('login_intro')), form, languages))
+    h('h1', null, app.t('title')), h('p', null, app.t('login_intro')), form, withPasskey, languages))
   document.title = app.t('log_in') + ' – ' + app.t('title')
   email.focus()
 }

@@ -3,10 +3,24 @@
 // /auth/second-factor (docs/protocol.md, docs/security.md).
 import { h, clear, field } from './dom.js'
 import { api } from './api.js'
+import { passkeysSupported, usePasskey } from './passkeys.js'
 
-// The login's second step: a code from the authenticator app, or a recovery code.
-export function codeStep (app, root, onDone, onCancel) {
+// The login's second step: a passkey, or a code from the authenticator app or a recovery code
+// (`factors`: what this agent has set up).
+export function codeStep (app, root, factors, onDone, onCancel) {
   const t = app.t
+  const passkey = factors.includes('passkey') && passkeysSupported()
+    ? h('p', null, h('button', { type: 'button', class: 'primary', onclick: withPasskey }, t('passkey_use')))
+    : null
+  const passkeyError = h('p', { class: 'error', role: 'alert', id: 'passkey-error' })
+  async function withPasskey () {
+    passkeyError.textContent = ''
+    try {
+      onDone(await usePasskey('/auth/verify/passkey-options', '/auth/verify/passkey'))
+    } catch (e) {
+      passkeyError.textContent = e.message
+    }
+  }
   const code = h('input', { type: 'text', name: 'code', autocomplete: 'one-time-code', inputmode: 'numeric', maxlength: 20, required: true })
   const error = h('p', { class: 'error', role: 'alert', id: 'code-error' })
   const button = h('button', { type: 'submit', class: 'primary' }, t('verify'))
@@ -28,8 +42,10 @@ export function codeStep (app, root, onDone, onCancel) {
       button.disabled = false
     }
   }
-  clear(root, h('main', { class: 'login' }, h('h1', null, t('code_heading')), form))
-  code.focus()
+  const withCode = factors.includes('totp') ? form
+    : h('p', null, h('button', { type: 'button', class: 'link', onclick: onCancel }, t('log_out')))
+  clear(root, h('main', { class: 'login' }, h('h1', null, t('code_heading')), passkey, passkeyError, withCode))
+  if (factors.includes('totp')) code.focus()
 }
 
 // Setting codes up: a new key and its QR code, the first code to turn them on, then the ten

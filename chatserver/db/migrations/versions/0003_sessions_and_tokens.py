@@ -1,5 +1,5 @@
 """agent sessions listed and ended one by one, with a login stage; API tokens with a scope, an
-expiry and a last use; one-time codes and recovery codes
+expiry and a last use; one-time codes and recovery codes; passkeys
 
 Revision ID: 0003
 Revises: 0002
@@ -59,9 +59,40 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('recovery_code', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recovery_code_agent_id'), ['agent_id'], unique=False)
+    op.create_table('agent_passkey',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=False),
+    sa.Column('credential_id', sa.String(length=1400), nullable=False),
+    sa.Column('public_key', sa.Text(), nullable=False),
+    sa.Column('sign_count', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('last_used_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('credential_id')
+    )
+    with op.batch_alter_table('agent_passkey', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_agent_passkey_agent_id'), ['agent_id'], unique=False)
+    op.create_table('passkey_challenge',
+    sa.Column('handle', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=True),
+    sa.Column('challenge', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('handle')
+    )
+    with op.batch_alter_table('passkey_challenge', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_passkey_challenge_expires_at'), ['expires_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('passkey_challenge', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_passkey_challenge_expires_at'))
+    op.drop_table('passkey_challenge')
+    with op.batch_alter_table('agent_passkey', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_agent_passkey_agent_id'))
+    op.drop_table('agent_passkey')
     with op.batch_alter_table('recovery_code', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recovery_code_agent_id'))
     op.drop_table('recovery_code')
