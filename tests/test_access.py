@@ -127,6 +127,8 @@ async def test_tokens_have_a_scope_an_expiry_and_a_last_use(chat: Chat) -> None:
     assert [c["id"] for c in welcome["queue"]] == [conversation_id]
     assert (await socket.call("queue", {}))["ok"]
     for event, payload in (("claim", {"conversation_id": conversation_id}),
+                           ("message", {"conversation_id": conversation_id, "client_id": "r",
+                                        "text": "hello"}),
                            ("presence", {"status": "away"})):
         refused = await socket.call(event, payload)
         assert refused["ok"] is False and refused["error"]["code"] == "forbidden", refused

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pyotp
+import pytest
 import socketio
 
 from chatserver.services import agents
@@ -35,6 +36,13 @@ class Browser:
         if isinstance(data, dict) and data.get("csrf_token"):
             self.csrf = data["csrf_token"]
         return response.status, data
+
+    async def socket_is_refused(self) -> None:
+        """A session at a login step opens no agent socket."""
+        cookies = "; ".join(f"{c.key}={c.value}" for c in self.http.cookie_jar)
+        socket = Client("/agent")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await socket.connect(self.chat.url, headers={"Cookie": cookies})
 
     async def login(self, email: str) -> Any:
         status, body = await self.call("POST", "/auth/login",
@@ -76,13 +84,7 @@ async def test_codes_are_set_up_used_once_and_recovery_codes_once(chat_factory: 
     assert (await laptop.login("anna@example.fi"))["stage"] == "second_factor"
     status, refused = await laptop.call("GET", "/conversations")
     assert status == 403 and "one-time code" in refused["error"]["message"]
-    cookies = "; ".join(f"{c.key}={c.value}" for c in laptop.http.cookie_jar)
-    socket = Client("/agent")
-    try:
-        await socket.connect(chat.url, headers={"Cookie": cookies})
-        raise AssertionError("a session waiting for its code opened an agent socket")
-    except socketio.exceptions.ConnectionError:
-        pass
+    await laptop.socket_is_refused()
     code = totp.at(clock.now)
     status, verified = await laptop.call("POST", "/auth/verify", {"code": code})
     assert status == 200 and verified["stage"] == "", verified
@@ -118,6 +120,7 @@ async def test_policy_admins_leaves_an_admin_without_a_factor_only_enrolment(
         status, body = await admin.call(method, path)
         assert status == 403 and "Set up one-time codes" in body["error"]["message"], body
     assert (await admin.call("GET", "/auth/me"))[1]["stage"] == "enrol"
+    await admin.socket_is_refused()
     await _enrol(admin, clock)
     assert (await admin.call("GET", "/auth/me"))[1]["stage"] == ""
     assert (await admin.call("GET", "/agents"))[0] == 200

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, update
@@ -172,22 +172,32 @@ async def authenticate(ctx: Context, handle: str, credential: Any,
         row = (await session.exec(select(AgentPasskey).where(
             AgentPasskey.credential_id == str(raw_id or "")))).first()
         owner = await session.get(Agent, row.agent_id) if row is not None else None
-    refused = ServiceError(Code.UNAUTHORIZED, _("That passkey was not accepted."))
     if row is None or owner is None or owner.disabled or (agent is not None
                                                           and owner.id != agent.id):
-        raise refused
+        await _refuse(ctx, agent)
+    assert row is not None and owner is not None
     try:
         verified = verify_authentication_response(
             credential=credential, expected_challenge=challenge, expected_rp_id=_rp_id(ctx),
             expected_origin=_origin(ctx), credential_public_key=base64url_to_bytes(row.public_key),
             credential_current_sign_count=row.sign_count, require_user_verification=True)
     except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError):
-        raise refused from None
+        await _refuse(ctx, agent)
     async with ctx.db.begin() as session:
         await session.exec(update(AgentPasskey).where(col(AgentPasskey.id) == row.id)
                            .values(sign_count=verified.new_sign_count,
                                    last_used_at=ctx.clock()))
     return owner
+
+
+async def _refuse(ctx: Context, agent: Agent | None) -> NoReturn:
+    """A passkey that was not accepted: audited, then `unauthorized` (the caller counts it
+    against the throttling)."""
+    async with ctx.db.begin() as session:
+        audit.record(ctx, session, "login.passkey_failed",
+                     actor_kind="visitor" if agent is None else "agent",
+                     actor_id=None if agent is None else agent.id)
+    raise ServiceError(Code.UNAUTHORIZED, _("That passkey was not accepted."))
 
 
 async def passed_second_step(ctx: Context, agent: Agent, session_token: str) -> None:
