@@ -173,3 +173,19 @@ def test_the_command_line_creates_named_scoped_expiring_tokens(tmp_path: Path) -
     weak = run(tmp_path, "agent", "add", "b@example.fi", "--name", "B", "--password-stdin",
                stdin="password1234\n")
     assert weak.returncode != 0 and "too easy to guess" in weak.stderr
+
+
+async def test_passkey_logins_started_and_not_finished_are_capped(
+        chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anyone may start a passkey login, and each start is stored for five minutes: a flood
+    of starts meets `rate_limited` instead of filling the table."""
+    from chatserver.services import passkeys
+
+    monkeypatch.setattr(passkeys, "MAX_OPEN_LOGINS", 3)
+    async with aiohttp.ClientSession() as http:
+        answers = []
+        for _ in range(4):
+            async with http.post(f"{chat.url}/api/v1/auth/passkey-login/options") as response:
+                answers.append((response.status, (await response.json()).get("error")))
+    assert [status for status, _ in answers] == [200, 200, 200, 429]
+    assert answers[-1][1]["code"] == "rate_limited"

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from webauthn import (
     generate_authentication_options,
@@ -42,6 +42,8 @@ from chatserver.services.tokens import token_hash
 from chatserver.services.views import iso
 
 CHALLENGE_SECONDS = 300
+# Passkey logins started and not finished within CHALLENGE_SECONDS, across the site.
+MAX_OPEN_LOGINS = 1000
 REGISTER, LOGIN, SECOND_STEP = "register", "login", "second_factor"
 
 
@@ -60,6 +62,14 @@ async def _challenge(ctx: Context, purpose: str, challenge: bytes,
     async with ctx.db.begin() as session:
         await session.exec(delete(PasskeyChallenge)
                            .where(col(PasskeyChallenge.expires_at) < now))
+        if purpose == LOGIN:
+            # Anyone may start a passkey login, and each start is a row: a flood of them is
+            # capped here (the throttling counts only failures).
+            open_logins = (await session.exec(
+                select(func.count()).select_from(PasskeyChallenge)
+                .where(PasskeyChallenge.purpose == LOGIN))).one()
+            if open_logins >= MAX_OPEN_LOGINS:
+                raise ServiceError(Code.RATE_LIMITED)
         session.add(PasskeyChallenge(handle=handle, purpose=purpose, agent_id=agent_id,
                                      challenge=bytes_to_base64url(challenge),
                                      expires_at=now + timedelta(seconds=CHALLENGE_SECONDS)))
