@@ -12,8 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import update
+from sqlmodel import select
 
-from chatserver.db.models import ApiToken
+from chatserver.db.models import ApiToken, PasskeyChallenge
 from chatserver.errors import ServiceError
 from chatserver.services import agents, api_tokens, passwords
 from chatserver.services.privacy import retention
@@ -189,3 +190,13 @@ async def test_passkey_logins_started_and_not_finished_are_capped(
                 answers.append((response.status, (await response.json()).get("error")))
     assert [status for status, _ in answers] == [200, 200, 200, 429]
     assert answers[-1][1]["code"] == "rate_limited"
+    # Never finished, they expire and the purge deletes them; starts are possible again.
+    async with chat.ctx.db.begin() as session:
+        await session.exec(update(PasskeyChallenge).values(  # type: ignore[call-overload]
+            expires_at=chat.ctx.clock() - timedelta(seconds=1)))
+    await retention.purge(chat.ctx)
+    async with chat.ctx.read() as session:
+        assert (await session.exec(select(PasskeyChallenge))).all() == []
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{chat.url}/api/v1/auth/passkey-login/options") as response:
+        assert response.status == 200

@@ -16,7 +16,7 @@ from chatserver.http.common import authenticate, check_origin, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.realtime.agent import SESSION_COOKIE
-from chatserver.services import agents, passkeys, throttling
+from chatserver.services import agents, passkeys
 from chatserver.services.views import agent_view
 from chatserver.validation import Line, Payload
 
@@ -74,14 +74,7 @@ async def login(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     check_origin(request)
     body = await read_json(request, PasskeyAssertion)
-    address_key = throttling.keys(ctx, "", client_address(request))[1]
-    await throttling.check(ctx, address_key, address_key)
-    try:
-        agent = await passkeys.authenticate(ctx, body.handle, body.credential, None)
-    except ServiceError as error:
-        if error.code == Code.UNAUTHORIZED:
-            await throttling.failed(ctx, [address_key])
-        raise
+    agent = await passkeys.log_in(ctx, body.handle, body.credential, client_address(request))
     result = await agents.passkey_login(ctx, agent, request.cookies.get(SESSION_COOKIE),
                                         request.headers.get("User-Agent"))
     response = web.json_response({"ok": True, "agent": agent_view(agent),
@@ -104,13 +97,6 @@ async def second_step(request: web.Request) -> web.Response:
     body = await read_json(request, PasskeyAssertion)
     if caller.stage != "second_factor" or caller.session_token is None:
         raise ServiceError(Code.CONFLICT, _("No login step is waiting."))
-    keys = throttling.keys(ctx, caller.agent.email, client_address(request))
-    await throttling.check(ctx, *keys)
-    try:
-        await passkeys.authenticate(ctx, body.handle, body.credential, caller.agent)
-    except ServiceError as error:
-        if error.code == Code.UNAUTHORIZED:
-            await throttling.failed(ctx, list(keys))
-        raise
-    await passkeys.passed_second_step(ctx, caller.agent, caller.session_token)
+    await passkeys.second_step(ctx, caller.agent, body.handle, body.credential,
+                               caller.session_token, client_address(request))
     return web.json_response({"ok": True, "agent": agent_view(caller.agent), "stage": ""})

@@ -157,7 +157,6 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
                 previous_token: str | None = None, user_agent: str | None = None) -> LoginResult:
     """Check the password, with throttling per account and per client address, and open a new
     session. Any session the client already had is ended (rotation)."""
-    now = ctx.clock()
     account_key, address_key = throttling.keys(ctx, email, client_address)
     await throttling.check(ctx, account_key, address_key)
     async with ctx.db() as session:
@@ -168,8 +167,7 @@ async def login(ctx: Context, email: str, password: str, client_address: str,
     ok = await asyncio.to_thread(_verify, ctx, agent.password_hash if agent else None, password)
     if agent is None or not ok or agent.disabled:
         async with ctx.db.begin() as session:
-            session.add(LoginFailure(key_hash=account_key, created_at=now))
-            session.add(LoginFailure(key_hash=address_key, created_at=now))
+            throttling.record_failure(ctx, session, account_key, address_key)
             audit.record(ctx, session, "login.failed", actor_kind="agent",
                          actor_id=agent.id if agent else None)
         raise ServiceError(Code.UNAUTHORIZED, _("Wrong email or password."))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -36,7 +36,7 @@ from webauthn.helpers.structs import (
 from chatserver.db.models import Agent, AgentPasskey, AgentSession, PasskeyChallenge
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit
+from chatserver.services import audit, throttling
 from chatserver.services.context import Context
 from chatserver.services.tokens import token_hash
 from chatserver.services.views import iso
@@ -60,20 +60,26 @@ async def _challenge(ctx: Context, purpose: str, challenge: bytes,
     handle = secrets.token_hex(16)
     now = ctx.clock()
     async with ctx.db.begin() as session:
-        await session.exec(delete(PasskeyChallenge)
-                           .where(col(PasskeyChallenge.expires_at) < now))
         if purpose == LOGIN:
             # Anyone may start a passkey login, and each start is a row: a flood of them is
             # capped here (the throttling counts only failures).
             open_logins = (await session.exec(
                 select(func.count()).select_from(PasskeyChallenge)
-                .where(PasskeyChallenge.purpose == LOGIN))).one()
+                .where(PasskeyChallenge.purpose == LOGIN)
+                .where(col(PasskeyChallenge.expires_at) > now))).one()
             if open_logins >= MAX_OPEN_LOGINS:
                 raise ServiceError(Code.RATE_LIMITED)
         session.add(PasskeyChallenge(handle=handle, purpose=purpose, agent_id=agent_id,
                                      challenge=bytes_to_base64url(challenge),
                                      expires_at=now + timedelta(seconds=CHALLENGE_SECONDS)))
     return handle
+
+
+async def delete_expired_challenges(ctx: Context, now: datetime) -> None:
+    """Ceremonies never finished (the purge worker)."""
+    async with ctx.db.begin() as session:
+        await session.exec(delete(PasskeyChallenge)
+                           .where(col(PasskeyChallenge.expires_at) < now))
 
 
 async def _take_challenge(ctx: Context, handle: str, purpose: str,
@@ -95,10 +101,6 @@ async def _credentials(ctx: Context, agent_id: int) -> list[AgentPasskey]:
         return list((await session.exec(
             select(AgentPasskey).where(AgentPasskey.agent_id == agent_id)
             .order_by(col(AgentPasskey.id)))).all())
-
-
-async def has_any(ctx: Context, agent_id: int) -> bool:
-    return bool(await _credentials(ctx, agent_id))
 
 
 def view(row: AgentPasskey) -> dict[str, Any]:
@@ -172,9 +174,32 @@ async def authentication_options(ctx: Context, agent: Agent | None) -> dict[str,
     return {"handle": handle, "options": json.loads(options_to_json(options))}
 
 
-async def authenticate(ctx: Context, handle: str, credential: Any,
-                       agent: Agent | None) -> Agent:
-    """The agent whose passkey signed the challenge (refused: `unauthorized`)."""
+async def log_in(ctx: Context, handle: str, credential: Any, client_address: str) -> Agent:
+    """A login with a passkey alone: the agent whose passkey signed. Throttled, like a
+    password login, per client address (no account is named)."""
+    address_key = throttling.address_key(ctx, client_address)
+    await throttling.check(ctx, None, address_key)
+    return await _authenticate(ctx, handle, credential, None, (address_key,))
+
+
+async def second_step(ctx: Context, agent: Agent, handle: str, credential: Any,
+                      session_token: str, client_address: str) -> None:
+    """A passkey as the login's second step: the session is a full one afterwards."""
+    keys = throttling.keys(ctx, agent.email, client_address)
+    await throttling.check(ctx, *keys)
+    await _authenticate(ctx, handle, credential, agent, keys)
+    async with ctx.db.begin() as session:
+        await session.exec(update(AgentSession)
+                           .where(col(AgentSession.token_hash) == token_hash(session_token))
+                           .values(stage=""))
+        audit.record(ctx, session, "login.second_factor", actor_kind="agent",
+                     actor_id=agent.id, method="passkey")
+
+
+async def _authenticate(ctx: Context, handle: str, credential: Any, agent: Agent | None,
+                        keys: tuple[str, ...]) -> Agent:
+    """The agent whose passkey signed the challenge (refused: `unauthorized`, counted
+    against `keys` and audited)."""
     challenge = await _take_challenge(ctx, handle, LOGIN if agent is None else SECOND_STEP,
                                       None if agent is None else agent.id)
     raw_id = credential.get("id") if isinstance(credential, dict) else None
@@ -184,7 +209,7 @@ async def authenticate(ctx: Context, handle: str, credential: Any,
         owner = await session.get(Agent, row.agent_id) if row is not None else None
     if row is None or owner is None or owner.disabled or (agent is not None
                                                           and owner.id != agent.id):
-        await _refuse(ctx, agent)
+        await _refuse(ctx, agent, keys)
     assert row is not None and owner is not None
     try:
         verified = verify_authentication_response(
@@ -192,7 +217,7 @@ async def authenticate(ctx: Context, handle: str, credential: Any,
             expected_origin=_origin(ctx), credential_public_key=base64url_to_bytes(row.public_key),
             credential_current_sign_count=row.sign_count, require_user_verification=True)
     except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError):
-        await _refuse(ctx, agent)
+        await _refuse(ctx, agent, keys)
     async with ctx.db.begin() as session:
         await session.exec(update(AgentPasskey).where(col(AgentPasskey.id) == row.id)
                            .values(sign_count=verified.new_sign_count,
@@ -200,21 +225,11 @@ async def authenticate(ctx: Context, handle: str, credential: Any,
     return owner
 
 
-async def _refuse(ctx: Context, agent: Agent | None) -> NoReturn:
-    """A passkey that was not accepted: audited, then `unauthorized` (the caller counts it
-    against the throttling)."""
+async def _refuse(ctx: Context, agent: Agent | None, keys: tuple[str, ...]) -> NoReturn:
+    """A passkey that was not accepted: a failed login, audited; `unauthorized`."""
     async with ctx.db.begin() as session:
+        throttling.record_failure(ctx, session, *keys)
         audit.record(ctx, session, "login.passkey_failed",
                      actor_kind="visitor" if agent is None else "agent",
                      actor_id=None if agent is None else agent.id)
     raise ServiceError(Code.UNAUTHORIZED, _("That passkey was not accepted."))
-
-
-async def passed_second_step(ctx: Context, agent: Agent, session_token: str) -> None:
-    """The passkey was the login's second step: the session is a full one now."""
-    async with ctx.db.begin() as session:
-        await session.exec(update(AgentSession)
-                           .where(col(AgentSession.token_hash) == token_hash(session_token))
-                           .values(stage=""))
-        audit.record(ctx, session, "login.second_factor", actor_kind="agent",
-                     actor_id=agent.id, method="passkey")

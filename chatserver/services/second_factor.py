@@ -29,7 +29,6 @@ from chatserver.db.models import (
     AgentPasskey,
     AgentSession,
     AgentTotp,
-    LoginFailure,
     RecoveryCode,
 )
 from chatserver.errors import Code, ServiceError
@@ -92,18 +91,14 @@ def _normal(code: str) -> str:
     return "".join(code.split()).replace("-", "").lower()
 
 
-def status_view(totp: AgentTotp | None, codes_left: int) -> dict[str, Any]:
-    return {"enabled": totp is not None and totp.confirmed_at is not None,
-            "recovery_codes_left": codes_left}
-
-
 async def status(ctx: Context, agent: Agent) -> dict[str, Any]:
     async with ctx.read() as session:
         totp = await session.get(AgentTotp, agent.id)
         left = len((await session.exec(
             select(RecoveryCode.id).where(RecoveryCode.agent_id == agent.id)
             .where(col(RecoveryCode.used_at).is_(None)))).all())
-    return {**status_view(totp, left), "required": required(ctx, agent)}
+    return {"enabled": totp is not None and totp.confirmed_at is not None,
+            "recovery_codes_left": left, "required": required(ctx, agent)}
 
 
 async def start(ctx: Context, agent: Agent) -> dict[str, Any]:
@@ -183,8 +178,7 @@ async def verify(ctx: Context, agent: Agent, code: str, session_token: str,
                          actor_id=agent.id, method=how)
             return
     async with ctx.db.begin() as session:
-        for key in (account_key, address_key):
-            session.add(LoginFailure(key_hash=key, created_at=now))
+        throttling.record_failure(ctx, session, account_key, address_key)
         audit.record(ctx, session, "login.second_factor_failed", actor_kind="agent",
                      actor_id=agent.id)
     raise ServiceError(Code.UNAUTHORIZED, _("That code is not right."))

@@ -39,7 +39,7 @@ from chatserver.db.models import (
     OfflineMessage,
     OutboxEmail,
 )
-from chatserver.services import api_tokens, audit, metrics
+from chatserver.services import api_tokens, audit, metrics, passkeys
 from chatserver.services.background import background
 from chatserver.services.context import Context
 from chatserver.services.privacy import erasures
@@ -210,6 +210,7 @@ async def _expire_credentials(ctx: Context, now: datetime) -> None:
     await _delete_batches(ctx, AgentSession, col(AgentSession.token_hash),
                           col(AgentSession.expires_at) < now, "agent_sessions", None)
     await api_tokens.delete_expired(ctx, now)
+    await passkeys.delete_expired_challenges(ctx, now)
 
 
 async def checkpoint(ctx: Context) -> bool:
