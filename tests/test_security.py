@@ -117,11 +117,12 @@ AGENT_PAYLOADS: dict[str, Any] = {
     "typing": {"conversation_id": "CONV", "typing": True},
     "transfer": {"conversation_id": "CONV", "agent_id": 1},
     "close": {"conversation_id": "CONV"}, "history": {"conversation_id": "CONV", "after_seq": 0},
-    "queue": {},
+    "queue": {}, "note": {"conversation_id": "CONV", "client_id": "n1", "text": "not mine"},
 }
 # An agent acting on a conversation another agent holds.
 AGENT_NOT_THEIRS = {"claim": "conflict", "message": "forbidden", "typing": "forbidden",
                     "transfer": "forbidden", "close": "forbidden", "history": "forbidden",
+                    "note": "forbidden",
                     "presence": None,  # presence names no conversation: allowed
                     "queue": None}  # every agent sees the whole queue
 

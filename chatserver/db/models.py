@@ -299,3 +299,27 @@ class Erasure(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, index=True)
     kind: str = Field(max_length=20)  # conversation | offline_message | email | address
     target: str = Field(max_length=64)
+
+
+class Note(SQLModel, table=True):
+    """An agent's private note in a conversation: agents see it, the visitor never does. It is
+    personal data like the messages, and goes with its conversation (retention, export, erase).
+    Its text is indexed for search with the messages (migration 0004, services/search.py)."""
+
+    __table_args__ = (UniqueConstraint("conversation_id", "client_key", name="uq_note_client_key"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str = Field(
+        sa_column=Column(ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False,
+                         index=True)
+    )
+    author_agent_id: int | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("agent.id", ondelete="SET NULL"), nullable=True),
+    )
+    author_name: str = Field(max_length=100)
+    # The last message's seq when the note was written: where it sits in the conversation.
+    after_seq: int = Field(default=0)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    # The writer's retry key, so a note resent after a reconnect is stored once.
+    client_key: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)

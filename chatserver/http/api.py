@@ -11,7 +11,7 @@ from chatserver.errors import Code, ServiceError
 from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
-from chatserver.services import agents, archive
+from chatserver.services import agents, archive, audit, search
 from chatserver.services.passwords import MIN_CHARS as MIN_PASSWORD_CHARS
 from chatserver.services.views import agent_view
 from chatserver.validation import (
@@ -46,6 +46,19 @@ async def list_conversations(request: web.Request) -> web.Response:
         before=record_id(before) if (before := request.query.get("before")) else None,
     )
     return web.json_response({"ok": True, "conversations": items})
+
+
+async def search_conversations(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    query = request.query
+    since, until = query.get("from") or None, query.get("to") or None
+    found = await search.search(request.app[CONTEXT], caller.agent, search.Filters(
+        words=query_text(query.get("q"), "q", 200) or "",
+        since=audit.parse_moment(since[:40], "from") if since else None,
+        until=audit.parse_moment(until[:40], "to", end_of_day=True) if until else None,
+        language=query.get("language") or None,
+    ))
+    return web.json_response({"ok": True, **found})
 
 
 async def get_conversation(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from chatserver.http.dsar import EmailRequest
 from chatserver.http.offline import HandledIn, ReplyIn
 from chatserver.http.openapi_schemas import RESPONSES
 from chatserver.http.passkeys import PasskeyAssertion, PasskeyRegistration
+from chatserver.services import search
 from chatserver.services.archive import STATES
 from chatserver.settings import LANGUAGES
 from chatserver.validation import Payload
@@ -71,6 +72,10 @@ LANG = Param("fi, sv or en; anything else falls back to Accept-Language, then th
 LIMIT = _whole(1, 500)
 # Free text in a query (a search): the characters a text field may hold.
 TEXT = {"type": "string", "pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"}
+# A search: free text with a letter or a digit (search.WORD_CHARS) in its first 200 characters.
+_FREE = "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+SEARCH_WORDS = {"type": "string",
+                "pattern": f"^{_FREE}{{0,199}}[{search.WORD_CHARS}]{_FREE}*$"}
 # Path parameters: the formats ids really have; anything else is answered 404 (not_found).
 PATH_PARAMS = {
     "conversation_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
@@ -142,7 +147,17 @@ OPERATIONS = (
                                      _or_empty(PATH_PARAMS["conversation_id"]))},
               errors=(404,)),
     Operation("get", "/api/v1/conversations/{conversation_id}",
-              "One conversation with its messages (audited)", "agent"),
+              "One conversation with its messages and notes (audited)", "agent"),
+    Operation("get", "/api/v1/search",
+              "Search stored messages and notes by words (admins: all; agents: their own "
+              "conversations); audited without the words", "agent",
+              query={"q": Param("the words (the first 200 characters count; at least one "
+                                "letter or digit among them)", SEARCH_WORDS, required=True),
+                     "from": Param("a date (from its start, UTC) or an ISO 8601 time",
+                                   _or_empty(MOMENT)),
+                     "to": Param("a date (to its end, UTC) or an ISO 8601 time",
+                                 _or_empty(MOMENT)),
+                     "language": _enum("fi, sv or en", *LANGUAGES)}),
     Operation("get", "/api/v1/agents", "List agents", "admin"),
     Operation("post", "/api/v1/agents", "Add an agent", "admin", body=NewAgent, success=201,
               errors=(409,)),

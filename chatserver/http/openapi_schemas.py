@@ -51,11 +51,21 @@ CONVERSATION = obj(
      "closed_at": MAYBE_TIME, "last_activity_at": MAYBE_TIME},
     {"page_url": STRING, "user_agent": STRING},
 )
+NOTE = obj({"id": HEX_ID, "conversation_id": HEX_ID, "after_seq": {"type": "integer"},
+            "author": obj({"kind": {"const": "agent"}}, {"name": STRING}),
+            "text": STRING, "created_at": TIME})
 CONVERSATION_WITH_MESSAGES: Schema = {
     **CONVERSATION,
-    "required": [*CONVERSATION["required"], "messages"],
-    "properties": {**CONVERSATION["properties"], "messages": array(MESSAGE)},
+    "required": [*CONVERSATION["required"], "messages", "notes"],
+    "properties": {**CONVERSATION["properties"], "messages": array(MESSAGE),
+                   "notes": array(NOTE)},
 }
+SEARCH_RESULT = obj({"kind": {"enum": ["message", "note"]}, "id": HEX_ID,
+                     "conversation_id": HEX_ID, "seq": {"type": "integer"},
+                     "author": obj({"kind": {"enum": ["visitor", "agent", "system", "bot"]}},
+                                   {"name": STRING}),
+                     "language": LANGUAGE, "created_at": TIME,
+                     "snippet": array(obj({"text": STRING, "match": {"type": "boolean"}}))})
 # "" logged in; "second_factor": a one-time code is due; "enrol": codes must be set up first.
 STAGE: Schema = {"enum": ["", "second_factor", "enrol"]}
 OBJECT: Schema = {"type": "object"}
@@ -145,6 +155,7 @@ RESPONSES: dict[tuple[str, str], Schema] = {
     ("get", "/api/v1/conversations"): ok(conversations=array(CONVERSATION)),
     ("get", "/api/v1/conversations/{conversation_id}"): ok(
         conversation=CONVERSATION_WITH_MESSAGES),
+    ("get", "/api/v1/search"): ok(results=array(SEARCH_RESULT), limit={"type": "integer"}),
     ("get", "/api/v1/agents"): ok(agents=array(AGENT)),
     ("post", "/api/v1/agents"): ok(agent=AGENT),
     ("patch", "/api/v1/agents/{agent_id}"): ok(agent=AGENT),

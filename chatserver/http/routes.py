@@ -57,6 +57,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/auth/tokens", auth.list_tokens)
     app.router.add_delete("/api/v1/auth/tokens/{token_id}", auth.revoke_token)
     app.router.add_get("/api/v1/conversations", api.list_conversations)
+    app.router.add_get("/api/v1/search", api.search_conversations)
     app.router.add_get("/api/v1/conversations/{conversation_id}", api.get_conversation)
     app.router.add_get("/api/v1/agents", api.list_agents)
     app.router.add_post("/api/v1/agents", api.create_agent)

@@ -18,6 +18,7 @@ from chatserver.realtime.payloads import (
     AgentAuth,
     AgentHistory,
     AgentMessage,
+    AgentNote,
     AgentTyping,
     ConversationRef,
     Empty,
@@ -26,7 +27,15 @@ from chatserver.realtime.payloads import (
 )
 from chatserver.realtime.queue_feed import SnapshotFeed
 from chatserver.realtime.relay import ObservedManager
-from chatserver.services import agents, api_tokens, conversations, presence, queue, routing
+from chatserver.services import (
+    agents,
+    api_tokens,
+    conversations,
+    notes,
+    presence,
+    queue,
+    routing,
+)
 from chatserver.services.context import Context
 from chatserver.services.events import (
     AGENT_NS,
@@ -80,6 +89,7 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
             "close": self.on_close,
             "history": self.on_history,
             "queue": self.on_queue,
+            "note": self.on_note,
         }
         self.snapshots: SnapshotFeed | None = None  # set once registered: attach_queue_feed
 
@@ -225,5 +235,12 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
 
     async def on_history(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(AgentHistory, data)
-        return ok(messages=await conversations.agent_history(
+        return ok(**await conversations.agent_history(
             self.ctx, conn.me, payload.conversation_id, payload.after_seq))
+
+    async def on_note(self, conn: AgentConnection, data: Any) -> Ack:
+        payload = parse(AgentNote, data)
+        text = message_text(payload.text, self.ctx.settings.limits.max_message_chars)
+        note = await notes.add(self.ctx, conn.me, payload.conversation_id, payload.client_id,
+                               text, sid=conn.sid)
+        return ok(note=note)

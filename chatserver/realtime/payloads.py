@@ -85,3 +85,9 @@ class Transfer(Payload):
 class AgentHistory(Payload):
     conversation_id: ConversationId
     after_seq: Seq = 0
+
+
+class AgentNote(Payload):
+    conversation_id: ConversationId
+    client_id: ClientId
+    text: Text

@@ -9,9 +9,9 @@ from sqlmodel import col, select
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit
+from chatserver.services import audit, notes
 from chatserver.services.context import Context
-from chatserver.services.views import agent_conversation_view, message_view
+from chatserver.services.views import agent_conversation_view, message_view, note_view
 
 STATES = ("bot", "queued", "active", "closed")
 
@@ -60,9 +60,11 @@ async def read_conversation(ctx: Context, reader: Agent, conversation_id: str) -
                 .order_by(col(Message.seq))
             )
         ).all()
+        written = await notes.of_conversation(session, conversation_id)
         audit.record(ctx, session, "conversation.read", actor_kind="agent", actor_id=reader.id,
                      target_kind="conversation", target_id=conversation_id, via="api")
     return {
         **agent_conversation_view(conversation, agent),
         "messages": [message_view(m) for m in messages],
+        "notes": [note_view(n) for n in written],
     }

@@ -20,10 +20,18 @@ from chatserver.db import trip
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import address_limits, audit, message_batch, messages, metrics, queue
+from chatserver.services import (
+    address_limits,
+    audit,
+    message_batch,
+    messages,
+    metrics,
+    notes,
+    queue,
+)
 from chatserver.services.context import Context
 from chatserver.services.tokens import new_token, token_hash
-from chatserver.services.views import message_view, visitor_conversation_view
+from chatserver.services.views import message_view, note_view, visitor_conversation_view
 
 OPEN_STATES = ("bot", "queued", "active")
 
@@ -257,8 +265,9 @@ async def history(ctx: Context, conversation_id: str, after_seq: int) -> list[di
 
 
 async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
-                        after_seq: int) -> list[dict[str, Any]]:
-    """Agents read the conversations assigned to them; admins read any (and it is audited)."""
+                        after_seq: int) -> dict[str, Any]:
+    """Agents read the conversations assigned to them; admins read any (and it is audited).
+    The page of messages after `after_seq`, and every note (notes.py: agents only)."""
     async with ctx.db.begin() as session:
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None:
@@ -267,11 +276,12 @@ async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
             raise ServiceError(Code.FORBIDDEN, _("This conversation is not assigned to you."))
         page = ctx.settings.limits.history_page
         rows = await stored_messages(session, conversation_id, after_seq, page)
+        written = await notes.of_conversation(session, conversation_id)
         if after_seq == 0:
             audit.record(ctx, session, "conversation.read", actor_kind="agent",
                          actor_id=agent.id, target_kind="conversation",
                          target_id=conversation_id, via="history")
-    return [message_view(m) for m in rows]
+    return {"messages": [message_view(m) for m in rows], "notes": [note_view(n) for n in written]}
 
 
 async def visitor_typing(ctx: Context, visitor: Visitor, typing: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chatserver.db.models import Agent, Conversation, Message
+from chatserver.db.models import Agent, Conversation, Message, Note
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -73,4 +73,16 @@ def agent_view(agent: Agent) -> dict[str, Any]:
         "language": agent.language,
         "presence": agent.presence,
         "disabled": agent.disabled,
+    }
+
+
+def note_view(note: Note) -> dict[str, Any]:
+    """An agent's private note (agents only; never on the visitor's side of the wire)."""
+    return {
+        "id": note.id,
+        "conversation_id": note.conversation_id,
+        "after_seq": note.after_seq,
+        "author": {"kind": "agent", "name": note.author_name},
+        "text": note.text,
+        "created_at": iso(note.created_at),
     }

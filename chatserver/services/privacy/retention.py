@@ -39,7 +39,7 @@ from chatserver.db.models import (
     OfflineMessage,
     OutboxEmail,
 )
-from chatserver.services import api_tokens, audit, metrics, passkeys
+from chatserver.services import api_tokens, audit, metrics, passkeys, search
 from chatserver.services.background import background
 from chatserver.services.context import Context
 from chatserver.services.privacy import erasures
@@ -215,7 +215,9 @@ async def _expire_credentials(ctx: Context, now: datetime) -> None:
 
 async def checkpoint(ctx: Context) -> bool:
     """SQLite: move the write-ahead log into the database and truncate it, so deleted text
-    (overwritten in the database by secure_delete) does not linger in old WAL frames."""
+    (overwritten in the database by secure_delete) does not linger in old WAL frames. The
+    search index is merged first, so deleted words leave it too (search.compact)."""
+    await search.compact(ctx)
     return await checkpoint_wal(ctx.engine)
 
 

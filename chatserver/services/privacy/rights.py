@@ -28,13 +28,13 @@ from chatserver.db.models import (
 )
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, queue
+from chatserver.services import audit, notes, queue
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.email.offline import valid_address
 from chatserver.services.privacy import erasures, retention
 from chatserver.services.tokens import keyed_hash
-from chatserver.services.views import iso, message_view
+from chatserver.services.views import iso, message_view, note_view
 
 EXPORT_FORMAT = "chatserver-export/1"
 
@@ -120,6 +120,8 @@ async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
             "user_agent": c.user_agent, "page_url": c.page_url,
             "resume_key_sha256": c.token_hash,
             "messages": [message_view(m) for m in messages],
+            # Agents' private notes: personal data about the visitor too (notes.py).
+            "notes": [note_view(n) for n in await notes.of_conversation(session, c.id)],
         })
     return {
         "format": EXPORT_FORMAT,
