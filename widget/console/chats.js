@@ -1,11 +1,14 @@
-// The agent's live work: presence, the queue, claimed chats side by side (with unread counts,
-// typing, canned responses, transfer and close), and the connection banner. Nothing typed is
-// lost: drafts live in sessionStorage and unsent messages are resent after a reconnect with
-// the same client_id (the server stores a retry once).
-import { h, clear, field, randomId } from './dom.js'
+// The agent's live work: presence, the queue, several claimed chats at once (unread counts,
+// who wrote last, typing, a draft each, private notes, canned responses, transfer and close),
+// keyboard shortcuts and the connection banner. Nothing typed is lost: drafts live in
+// sessionStorage and unsent messages are resent after a reconnect with the same client_id (the
+// server stores a retry once). The panes are drawn by chats_render.js.
+import { h, clear, randomId } from './dom.js'
 import { api } from './api.js'
 import { AgentSocket } from './socket.js'
-import { messageItem, languageName, shortId, formatTime } from './format.js'
+import { languageName } from './format.js'
+import { rendering } from './chats_render.js'
+import { listen } from './shortcuts.js'
 
 const DRAFTS = 'chatserver-console-drafts'
 
@@ -21,6 +24,7 @@ export class ChatsView {
     this.online = []
     this.canned = []
     this.selected = null
+    this.pane = 'list' // the pane shown on a phone-sized screen: list, chat or details
     this.connected = false
     this.everConnected = false
     this.drafts = loadDrafts()
@@ -33,16 +37,27 @@ export class ChatsView {
       conversation: (d) => this.onConversation(d),
       message: (m) => this.onMessage(m),
       typing: (d) => this.onTyping(d),
+      note: (n) => this.onNote(n),
       agents: (d) => { this.online = d.online; this.renderPanelActions() },
       status: () => this.setConnected(false),
       refused: (d) => { this.stop(); this.onRefused(d.message || this.t('session_ended')) }
     })
-    this.timer = setInterval(() => this.renderQueue(), 30000)
+    this.timer = setInterval(() => { this.renderQueue(); this.renderTabs() }, 30000)
+    this.stopKeys = listen(this.t, {
+      next: () => this.step(1),
+      previous: () => this.step(-1),
+      claim: () => this.claimFirst(),
+      reply: () => this.focus('textarea'),
+      canned: () => this.focus('cannedSelect'),
+      note: () => this.focus('noteArea'),
+      end: () => this.focus('end')
+    }, () => this.isMounted())
     this.loadCanned()
   }
 
   stop () {
     clearInterval(this.timer)
+    this.stopKeys()
     this.socket.close()
   }
 
@@ -95,10 +110,13 @@ export class ChatsView {
     }
   }
 
+  // Messages after the last one seen, page by page, and the notes (every history has them all).
   async catchUp (chat) {
     for (let round = 0; round < 50; round++) {
       const ack = await this.socket.call('history', { conversation_id: chat.conv.id, after_seq: chat.lastSeq })
-      if (!ack.ok || !ack.messages.length) return
+      if (!ack.ok) return
+      for (const n of ack.notes || []) this.mergeNote(chat, n)
+      if (!ack.messages.length) return
       for (const m of ack.messages) this.merge(chat, m, false)
     }
   }
@@ -203,9 +221,15 @@ export class ChatsView {
     this.renderTyping()
   }
 
+  onNote (note) {
+    const chat = this.chats.get(note.conversation_id)
+    if (!chat || !this.mergeNote(chat, note)) return
+    if (this.selected === chat.conv.id) this.renderLog()
+  }
+
   // --- state ---------------------------------------------------------------------------------
   addChat (conv, messages) {
-    const chat = { conv, messages: [], lastSeq: 0, unread: 0, typing: false, pending: [], closed: conv.state === 'closed' }
+    const chat = { conv, messages: [], notes: [], lastSeq: 0, unread: 0, typing: false, pending: [], closed: conv.state === 'closed' }
     this.chats.set(conv.id, chat)
     for (const m of messages) this.merge(chat, m, false)
     if (!this.selected) this.selected = conv.id
@@ -216,7 +240,12 @@ export class ChatsView {
     this.chats.delete(id)
     delete this.drafts[id]
     saveDrafts(this.drafts)
-    if (this.selected === id) this.selected = this.chats.size ? this.chats.keys().next().value : null
+    delete this.drafts['n:' + id]
+    saveDrafts(this.drafts)
+    if (this.selected === id) {
+      this.selected = this.chats.size ? this.chats.keys().next().value : null
+      this.pane = 'list'
+    }
     this.render()
   }
 
@@ -229,16 +258,22 @@ export class ChatsView {
     const mine = m.author.kind === 'agent' && m.author.name === this.app.me.name
     const visible = this.selected === chat.conv.id && this.isMounted() && !document.hidden
     if (!mine && !visible) chat.unread += 1
-    if (this.selected === chat.conv.id && this.isMounted()) {
-      this.el.log.append(messageItem(this.t, m, this.app.lang))
-      this.scrollLog()
-    }
+    if (this.selected === chat.conv.id && this.isMounted()) this.renderLog()
     this.renderTabs()
   }
 
-  unreadTotal () {
+  // A note, once (the ack and the event of the same note may both arrive); true if new.
+  mergeNote (chat, note) {
+    if (chat.notes.some((x) => x.id === note.id)) return false
+    chat.notes.push(note)
+    chat.notes.sort((a, b) => a.after_seq - b.after_seq || a.created_at.localeCompare(b.created_at))
+    return true
+  }
+
+  // The chats with something unread (the title, the favicon and the nav badge count them).
+  unreadChats () {
     let total = 0
-    for (const chat of this.chats.values()) total += chat.unread
+    for (const chat of this.chats.values()) if (chat.unread) total += 1
     return total
   }
 
@@ -251,11 +286,11 @@ export class ChatsView {
 
   // --- actions -------------------------------------------------------------------------------
   async claim (id, button) {
-    button.disabled = true
+    if (button) button.disabled = true
     this.claiming = true
     const ack = await this.socket.call('claim', { conversation_id: id })
     this.claiming = false
-    button.disabled = false
+    if (button) button.disabled = false
     if (!ack.ok) return this.app.notify(ack.error.message || this.t('error_offline'))
     const chat = this.chats.get(id) || this.addChat(ack.conversation, [])
     chat.conv = ack.conversation
@@ -263,14 +298,53 @@ export class ChatsView {
     this.left.add(id)
     this.queue = this.queue.filter((c) => c.id !== id)
     this.select(id)
+    this.catchUp(chat).then(() => this.renderLog()) // its notes, if it had been transferred
   }
 
   select (id) {
     this.selected = id
+    this.pane = 'chat'
     const chat = this.chats.get(id)
     if (chat) chat.unread = 0
     this.render()
     if (this.el.textarea && !this.el.textarea.disabled) this.el.textarea.focus()
+  }
+
+  // Alt+↓ / Alt+↑: the next or the previous chat of the list, round the end.
+  step (by) {
+    const ids = [...this.chats.keys()]
+    if (!ids.length) return
+    const at = ids.indexOf(this.selected)
+    this.select(ids[(at + by + ids.length) % ids.length])
+  }
+
+  claimFirst () {
+    const first = this.queue[0]
+    if (!first) return this.app.notify(this.t('queue_empty'), 'note')
+    this.claim(first.id, null)
+  }
+
+  focus (name) {
+    const el = this.el[name]
+    if (el && el.isConnected && !el.disabled) el.focus()
+  }
+
+  async addNote () {
+    const chat = this.chats.get(this.selected)
+    const area = this.el.noteArea
+    const text = area ? area.value.trim() : ''
+    if (!chat || !text) return
+    this.el.noteButton.disabled = true
+    const clientId = chat.noteClientId || (chat.noteClientId = randomId('n'))
+    const ack = await this.socket.call('note', { conversation_id: chat.conv.id, client_id: clientId, text })
+    this.el.noteButton.disabled = false
+    if (!ack.ok) return this.app.notify(ack.error.message || this.t('error_offline'))
+    chat.noteClientId = null
+    if (this.el.noteArea === area) area.value = ''
+    this.setDraft('n:' + chat.conv.id, '')
+    this.mergeNote(chat, ack.note)
+    this.renderLog()
+    this.app.notify(this.t('note_added'), 'note')
   }
 
   send () {
@@ -380,218 +454,9 @@ export class ChatsView {
     else delete this.drafts[id]
     saveDrafts(this.drafts)
   }
-
-  // --- rendering -----------------------------------------------------------------------------
-  isMounted () {
-    return !!(this.el.root && this.el.root.isConnected)
-  }
-
-  mount (view) {
-    const t = this.t
-    this.el.queueHeading = h('h2', { id: 'queue-heading' })
-    this.el.queue = h('ul', { class: 'queue-list' })
-    this.el.tabs = h('ul', { class: 'chat-tabs' })
-    this.el.panel = h('section', { class: 'chat-panel', 'aria-labelledby': 'chat-heading' })
-    this.el.root = h('div', { class: 'chats' },
-      h('h1', { class: 'sr-only' }, t('nav_chats')),
-      h('div', { class: 'side' },
-        h('section', { class: 'queue', 'aria-labelledby': 'queue-heading' }, this.el.queueHeading, this.el.queue),
-        h('section', { class: 'mine', 'aria-labelledby': 'mine-heading' },
-          h('h2', { id: 'mine-heading' }, t('my_chats')), this.el.tabs)),
-      this.el.panel)
-    clear(view, this.el.root)
-    this.panelFor = undefined
-    this.render()
-  }
-
-  render () {
-    this.renderQueue()
-    this.renderTabs()
-    this.renderPanel()
-  }
-
-  renderQueue () {
-    if (!this.isMounted()) return
-    const t = this.t
-    this.el.queueHeading.textContent = t('queue_heading', { count: this.queue.length })
-    if (!this.queue.length) {
-      clear(this.el.queue, h('li', { class: 'empty' }, t('queue_empty')))
-      return
-    }
-    clear(this.el.queue, this.queue.map((conv) => {
-      const claim = h('button', { type: 'button', class: 'primary', onclick: () => this.claim(conv.id, claim) },
-        t('claim'), h('span', { class: 'sr-only' }, ' ' + t('visitor_label', { id: shortId(conv.id) })))
-      return h('li', { class: 'queue-item' },
-        h('span', { class: 'who' }, t('visitor_label', { id: shortId(conv.id) })),
-        h('span', { class: 'lang' }, languageName(t, conv.language)),
-        h('span', { class: 'wait' }, waiting(t, conv.queued_at || conv.created_at)),
-        claim)
-    }))
-  }
-
-  renderTabs () {
-    const total = this.unreadTotal()
-    const badge = document.getElementById('unread-total')
-    if (badge) {
-      badge.hidden = total === 0
-      badge.textContent = total ? ' ' + t2(this.t, total) : ''
-    }
-    document.title = (total ? `(${total}) ` : '') + document.title.replace(/^\(\d+\) /, '')
-    if (!this.isMounted()) return
-    const t = this.t
-    if (!this.chats.size) {
-      clear(this.el.tabs, h('li', { class: 'empty' }, t('no_chats')))
-      return
-    }
-    clear(this.el.tabs, [...this.chats.values()].map((chat) => h('li', null,
-      h('button', {
-        type: 'button',
-        class: 'tab' + (chat.closed ? ' ended' : ''),
-        'aria-current': chat.conv.id === this.selected ? 'true' : null,
-        onclick: () => this.select(chat.conv.id)
-      },
-      h('span', null, t('visitor_label', { id: shortId(chat.conv.id) })),
-      h('span', { class: 'lang' }, languageName(t, chat.conv.language)),
-      chat.closed ? h('span', { class: 'state' }, t('ended')) : null,
-      chat.unread ? h('span', { class: 'badge' }, t2(t, chat.unread)) : null))))
-  }
-
-  renderPanel () {
-    if (!this.isMounted()) return
-    const t = this.t
-    const chat = this.chats.get(this.selected)
-    if (!chat) {
-      this.panelFor = null
-      this.el = { ...this.el, log: null, textarea: null }
-      clear(this.el.panel, h('h2', { id: 'chat-heading' }, t('no_chat_selected')), h('p', null, t('no_chat_hint')))
-      return
-    }
-    if (this.panelFor !== chat.conv.id) this.buildPanel(chat)
-    this.renderLog()
-    this.renderTyping()
-    this.renderPanelActions()
-    this.el.textarea.disabled = chat.closed
-    this.el.send.disabled = chat.closed
-    this.el.note.textContent = chat.closed ? (chat.note || t('chat_ended')) : ''
-    this.el.dismiss.hidden = !chat.closed
-  }
-
-  buildPanel (chat) {
-    const t = this.t
-    const conv = chat.conv
-    this.panelFor = conv.id
-    const area = h('textarea', { id: 'reply', rows: 3, maxlength: 4000 })
-    area.value = this.drafts[conv.id] || ''
-    area.addEventListener('input', () => { this.setDraft(conv.id, area.value); this.typing(chat) })
-    area.addEventListener('keydown', (e) => {
-      if (e.key === 'Tab' && !e.shiftKey) this.expandShortcut(chat, e)
-      else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); this.send() }
-    })
-    this.el.textarea = area
-    this.el.send = h('button', { type: 'submit', class: 'primary' }, t('send'))
-    this.el.cannedSelect = h('select', { id: 'canned', onchange: () => this.pickCanned(chat) })
-    this.el.log = h('ol', { class: 'log', 'aria-label': t('messages'), 'aria-live': 'polite', tabindex: '0' })
-    this.el.typing = h('p', { class: 'typing', 'aria-live': 'polite' })
-    this.el.actions = h('div', { class: 'chat-actions' })
-    this.el.note = h('p', { class: 'note', role: 'status' })
-    this.el.dismiss = h('button', { type: 'button', onclick: () => this.removeChat(conv.id) }, t('remove_from_list'))
-    const details = [
-      [t('language'), languageName(t, conv.language)],
-      [t('notice_version'), (conv.notice_version || '').slice(0, 12)],
-      [t('started'), formatTime(conv.created_at, this.app.lang, true)]
-    ]
-    if (conv.page_url) details.push([t('page'), conv.page_url])
-    if (conv.user_agent) details.push([t('browser'), conv.user_agent])
-    clear(this.el.panel,
-      h('h2', { id: 'chat-heading' }, t('chat_with', { id: shortId(conv.id) })),
-      h('dl', { class: 'details', 'aria-label': t('visitor_details') }, details.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
-      this.el.log, this.el.typing, this.el.pendingList = h('ul', { class: 'pending' }),
-      this.el.note, this.el.dismiss,
-      h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); this.send() } },
-        field(t('your_reply'), area, t('composer_hint'))[0],
-        h('div', { class: 'row' },
-          field(t('canned_responses'), this.el.cannedSelect)[0],
-          this.el.send)),
-      this.el.actions)
-    this.renderCannedSelect()
-  }
-
-  renderCannedSelect () {
-    const select = this.el.cannedSelect
-    const chat = this.chats.get(this.selected)
-    if (!select || !chat) return
-    const items = this.canned.filter((c) => c.language === chat.conv.language)
-    clear(select, h('option', { value: '' }, this.t('insert_canned')),
-      items.map((c) => h('option', { value: String(c.id) }, '/' + c.shortcut + ' – ' + c.text.slice(0, 60))))
-  }
-
-  pickCanned (chat) {
-    const item = this.canned.find((c) => String(c.id) === this.el.cannedSelect.value)
-    this.el.cannedSelect.value = ''
-    if (!item || chat.closed) return
-    const area = this.el.textarea
-    this.insertText(area.value.slice(0, area.selectionStart), item.text, area.value.slice(area.selectionEnd), chat)
-  }
-
-  renderLog () {
-    if (!this.isMounted() || !this.el.log) return
-    const chat = this.chats.get(this.selected)
-    if (!chat) return
-    clear(this.el.log, chat.messages.map((m) => messageItem(this.t, m, this.app.lang)))
-    this.renderPending()
-    this.scrollLog()
-  }
-
-  renderPending () {
-    if (!this.isMounted() || !this.el.pendingList) return
-    const chat = this.chats.get(this.selected)
-    if (!chat) return
-    const t = this.t
-    clear(this.el.pendingList, chat.pending.map((p) => h('li', { class: 'pending-item ' + p.status },
-      h('p', { class: 'text' }, p.text),
-      h('p', { class: 'status' }, p.status === 'failed' ? t('not_sent', { reason: p.error || '' })
-        : p.status === 'waiting' ? t('waiting_connection') : t('sending')),
-      p.status === 'failed' ? [
-        h('button', { type: 'button', onclick: () => this.deliver(chat, p) }, t('retry')),
-        h('button', { type: 'button', onclick: () => this.editFailed(chat, p) }, t('edit'))] : null)))
-  }
-
-  renderTyping () {
-    if (!this.isMounted() || !this.el.typing) return
-    const chat = this.chats.get(this.selected)
-    this.el.typing.textContent = chat && chat.typing && !chat.closed ? this.t('visitor_typing') : ''
-  }
-
-  renderPanelActions () {
-    if (!this.isMounted() || !this.el.actions) return
-    const chat = this.chats.get(this.selected)
-    if (!chat) return
-    const t = this.t
-    if (chat.closed) return clear(this.el.actions)
-    const others = this.online.filter((a) => a.id !== this.app.me.id)
-    const select = h('select', { id: 'transfer-to' },
-      h('option', { value: '' }, others.length ? t('choose_agent') : t('no_one_to_transfer')),
-      others.map((a) => h('option', { value: String(a.id) }, a.name)))
-    clear(this.el.actions,
-      h('div', { class: 'row' },
-        field(t('transfer_to'), select)[0],
-        h('button', { type: 'button', disabled: !others.length, onclick: () => this.transfer(chat, select.value) }, t('transfer'))),
-      h('button', { type: 'button', class: 'danger', onclick: () => this.close(chat) }, t('close_chat')))
-  }
-
-  scrollLog () {
-    if (this.el.log) this.el.log.scrollTop = this.el.log.scrollHeight
-  }
 }
 
-function t2 (t, count) {
-  return t('unread_count', { count })
-}
-
-function waiting (t, since) {
-  const minutes = Math.floor((Date.now() - Date.parse(since)) / 60000)
-  return minutes < 1 ? t('waiting_under_minute') : t('waiting_minutes', { minutes })
-}
+Object.assign(ChatsView.prototype, rendering)
 
 function loadDrafts () {
   try { return JSON.parse(window.sessionStorage.getItem(DRAFTS)) || {} } catch (e) { return {} }

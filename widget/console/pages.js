@@ -1,22 +1,31 @@
-// History of closed conversations (with search) and the offline-message inbox.
+// History of conversations with the full-text search, and the offline-message inbox.
 import { h, clear, field } from './dom.js'
 import { api, query } from './api.js'
-import { messageItem, languageName, shortId, formatTime } from './format.js'
+import { messageItem, languageName, shortId, formatTime, authorLabel } from './format.js'
 
+// History: closed conversations newest first, or, with words, a full-text search of stored
+// messages and notes (GET /api/v1/search) with date and language filters; each result shows
+// its matching line with the words marked, and opens the conversation with its notes.
 export function historyView (app, view) {
   const t = app.t
-  const search = h('input', { type: 'search', id: 'history-q', maxlength: 200 })
+  const words = h('input', { type: 'search', id: 'history-q', maxlength: 200 })
+  const from = h('input', { type: 'date', id: 'history-from' })
+  const to = h('input', { type: 'date', id: 'history-to' })
+  const language = h('select', { id: 'history-language' }, h('option', { value: '' }, t('all_languages')),
+    ['fi', 'sv', 'en'].map((code) => h('option', { value: code }, languageName(t, code))))
   const results = h('div', { class: 'results', 'aria-live': 'polite' })
   const detail = h('section', { class: 'transcript', 'aria-labelledby': 'transcript-heading' })
-  const form = h('form', { class: 'search', role: 'search', onsubmit: (e) => { e.preventDefault(); load() } },
-    field(t('search_messages'), search, t('search_hint'))[0],
-    h('button', { type: 'submit' }, t('search')))
+  const form = h('form', { class: 'search search-form', role: 'search', onsubmit: (e) => { e.preventDefault(); load() } },
+    field(t('search_messages'), words, t('search_hint'))[0],
+    h('div', { class: 'row' }, field(t('from_date'), from)[0], field(t('to_date'), to)[0],
+      field(t('language'), language)[0], h('button', { type: 'submit', class: 'primary' }, t('search'))))
   clear(view, h('h1', null, t('nav_history')), form, results, detail)
 
   async function load () {
     clear(results, h('p', null, t('loading')))
     try {
-      const data = await api('GET', '/conversations' + query({ state: 'closed', q: search.value.trim(), limit: 100 }))
+      if (words.value.trim()) return await searchWords()
+      const data = await api('GET', '/conversations' + query({ state: 'closed', limit: 100 }))
       if (!data.conversations.length) return clear(results, h('p', { class: 'empty' }, t('no_results')))
       clear(results, h('table', null,
         h('caption', { class: 'sr-only' }, t('nav_history')),
@@ -26,27 +35,65 @@ export function historyView (app, view) {
           h('td', null, languageName(t, c.language)),
           h('td', null, c.agent ? c.agent.name : '–'),
           h('td', null, formatTime(c.closed_at, app.lang, true)),
-          h('td', null, h('button', { type: 'button', onclick: () => open(c.id) }, t('open'),
-            h('span', { class: 'sr-only' }, ' ' + t('visitor_label', { id: shortId(c.id) })))))))))
+          h('td', null, openButton(c.id)))))))
     } catch (e) {
       clear(results, h('p', { class: 'error' }, e.message))
     }
   }
 
+  async function searchWords () {
+    const data = await api('GET', '/search' + query({ q: words.value.trim(), from: from.value, to: to.value, language: language.value }))
+    if (!data.results.length) return clear(results, h('p', { class: 'empty' }, t('no_results')))
+    clear(results,
+      h('p', { class: 'status' }, t('results_count', { count: data.results.length }) +
+        (data.results.length >= data.limit ? ' ' + t('results_newest', { limit: data.limit }) : '')),
+      h('ol', { class: 'search-results' }, data.results.map((r) => h('li', null,
+        h('p', { class: 'meta' },
+          r.kind === 'note' ? h('strong', null, t('note_tag') + ' · ') : null,
+          authorLabel(t, r.author), ' · ', languageName(t, r.language), ' · ',
+          h('time', { datetime: r.created_at }, formatTime(r.created_at, app.lang, true))),
+        h('p', { class: 'snippet' }, r.snippet.map((piece) => piece.match ? h('mark', null, piece.text) : piece.text)),
+        openButton(r.conversation_id)))))
+  }
+
+  function openButton (id) {
+    return h('button', { type: 'button', onclick: () => open(id) }, t('open'),
+      h('span', { class: 'sr-only' }, ' ' + t('visitor_label', { id: shortId(id) })))
+  }
+
   async function open (id) {
     try {
       const { conversation } = await api('GET', '/conversations/' + encodeURIComponent(id))
+      const items = []
+      const notes = conversation.notes || []
+      let n = 0
+      for (const m of conversation.messages) {
+        while (n < notes.length && notes[n].after_seq < m.seq) items.push(noteLine(notes[n++]))
+        items.push(messageItem(t, m, app.lang))
+      }
+      while (n < notes.length) items.push(noteLine(notes[n++]))
       clear(detail,
         h('h2', { id: 'transcript-heading', tabindex: '-1' }, t('chat_with', { id: shortId(id) })),
         h('p', null, languageName(t, conversation.language), ' · ', formatTime(conversation.created_at, app.lang, true)),
-        h('ol', { class: 'log' }, conversation.messages.map((m) => messageItem(t, m, app.lang))))
+        h('ol', { class: 'log' }, items))
       detail.querySelector('h2').focus()
     } catch (e) {
       app.fail(e)
       load()
     }
   }
+
+  function noteLine (note) {
+    return h('li', { class: 'msg note' },
+      h('p', { class: 'meta' }, h('span', { class: 'tag' }, t('note_tag')), ' · ',
+        h('span', { class: 'author' }, note.author.name || t('agent')), ' ',
+        h('time', { datetime: note.created_at }, formatTime(note.created_at, app.lang))),
+      h('p', { class: 'text' }, note.text))
+  }
+
   load()
+  const wanted = new URLSearchParams(window.location.search).get('open')
+  if (wanted) open(wanted)
 }
 
 export function inboxView (app, view) {
