@@ -179,6 +179,11 @@ class Client:
         await self.sio.emit(event, data, namespace=self.namespace)
 
 
+def everything_received(client: Client) -> list[tuple[str, Any]]:
+    """Every event the client has received and no test has taken yet, as (name, data)."""
+    return [(name, item) for name in list(client.events) for item in client.pending(name)]
+
+
 class QueueView:
     """An agent's view of the queue built as the console builds it (widget/console/chats.js):
     the whole queue from `welcome` and `queue`, then `queue_update` deltas; an id once removed

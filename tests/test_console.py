@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import re
 import email.policy
 import threading
 from collections.abc import Callable
@@ -35,6 +36,8 @@ OUTPUT = Path(__file__).resolve().parent.parent / "test-output" / "console"
 ADMIN = "admin@example.fi"
 ANNA = "anna@example.fi"
 BO = "bo@example.fi"
+# The reply box is named after the chat on screen ("Reply to Visitor 1a2b3c").
+REPLY = re.compile(r"^Reply to Visitor [0-9a-f]{6}$")
 
 
 @pytest.fixture(scope="session")
@@ -197,8 +200,8 @@ async def test_visitor_chat_is_claimed_answered_and_payloads_stay_text(
 
     # Typing both ways; the agent sees only that the visitor types, never the text.
     await visitor.emit("typing", {"typing": True})
-    await expect(page.get_by_text("The visitor is typing…")).to_be_visible()
-    reply = page.get_by_label("Your reply")
+    await expect(page.locator("p.typing").get_by_text("The visitor is typing…")).to_be_visible()
+    reply = page.get_by_label(REPLY)
     await reply.press_sequentially("Hei! ")
     typing = await visitor.next("typing", where=lambda d: d["typing"])
     assert typing == {"typing": True, "name": "Anna"}
@@ -214,7 +217,7 @@ async def test_visitor_chat_is_claimed_answered_and_payloads_stay_text(
     ack = await visitor.call("message", {"client_id": "v-2", "text": "Kiitos"})
     assert ack["ok"]
     await expect(log).to_contain_text("Kiitos")
-    await expect(page.get_by_text("The visitor is typing…")).to_be_hidden()
+    await expect(page.locator("p.typing").get_by_text("The visitor is typing…")).to_be_hidden()
     await shot(page, "chat")
     await page.get_by_role("button", name="End chat").click()
     await expect(page.get_by_text("The chat has ended.").last).to_be_visible()
@@ -258,7 +261,7 @@ async def test_several_chats_show_unread_counts_and_one_is_transferred(
     await expect(bo.page.locator("ol.log")).to_contain_text("Hallo?")
     await expect(bo.page.locator("ol.log")).to_contain_text(
         "Keskustelu siirrettiin henkilölle Bo.")
-    await bo.page.get_by_label("Your reply").fill("Bo täällä")
+    await bo.page.get_by_label(REPLY).fill("Bo täällä")
     await bo.page.get_by_role("button", name="Send").click()
     got = await first.next("message", where=lambda m: m["author"]["kind"] == "agent")
     assert got["text"] == "Bo täällä" and got["author"]["name"] == "Bo"
@@ -294,7 +297,7 @@ async def test_canned_response_is_added_by_an_admin_then_inserted_with_tab_and_s
     anna = await open_console(new_context, chat, ANNA)
     visitor = await start_chat(chat, "Hej", "sv")
     await anna.page.get_by_role("button", name="Take").click()
-    reply = anna.page.get_by_label("Your reply")
+    reply = anna.page.get_by_label(REPLY)
     await reply.press_sequentially("/hei")
     await reply.press("Tab")
     await expect(reply).to_have_value("Hej! Hur kan jag hjälpa?")  # the chat's language
@@ -451,7 +454,7 @@ async def test_dropped_connection_shows_a_banner_and_keeps_what_was_typed(
     page = console.page
     visitor = await start_chat(chat)
     await page.get_by_role("button", name="Take").click()
-    reply = page.get_by_label("Your reply")
+    reply = page.get_by_label(REPLY)
     await reply.fill("Luonnos, jota ei saa hukata")
     namespace = chat.app[AGENTS]
     for sid in namespace.sids():
@@ -469,7 +472,7 @@ async def test_dropped_connection_shows_a_banner_and_keeps_what_was_typed(
 
     await reply.fill("Keskeneräinen")
     await page.reload()  # a draft survives a reload too (sessionStorage)
-    await expect(page.get_by_label("Your reply")).to_have_value("Keskeneräinen")
+    await expect(page.get_by_label(REPLY)).to_have_value("Keskeneräinen")
     console.check()
 
 

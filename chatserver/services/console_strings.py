@@ -152,6 +152,7 @@ CONSOLE_STRINGS: dict[str, str] = {
     "chat_list": _("Chats"),
     "visitor_wrote_last": _("the visitor wrote last"),
     "replied_minutes": _("waiting for a reply {minutes} min"),
+    "needs_reply": _("waiting for a reply"),
     "reply_to": _("Reply to {name}"),
     "back_to_list": _("← Chats"),
     "back_to_chat": _("← Back to the chat"),

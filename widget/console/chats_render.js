@@ -305,6 +305,6 @@ function t2 (t, count) {
 
 function waiting (t, since, key = 'waiting_minutes') {
   const minutes = Math.floor((Date.now() - Date.parse(since)) / 60000)
-  if (key !== 'waiting_minutes') return t(key, { minutes: Math.max(0, minutes) })
+  if (key !== 'waiting_minutes') return minutes < 1 ? t('needs_reply') : t(key, { minutes })
   return minutes < 1 ? t('waiting_under_minute') : t('waiting_minutes', { minutes })
 }
