@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import email
-import re
 import email.policy
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path

@@ -28,7 +28,6 @@ from tests.test_console import (
     REPLY,
     Console,
     assert_accessible,
-    base_url,
     log_in,  # noqa: F401  (fixture)
     open_console,
     start_chat,
