@@ -23,9 +23,18 @@ async def statements(chat: Chat) -> AsyncIterator[list[str]]:
     engine = chat.ctx.engine
     seen: list[str] = []
 
+    last: list[str] = [""]
+
     def trace(sql: str) -> None:
+        # Not counted: a new connection's settings (PRAGMA); what SQLite runs inside a
+        # statement, for its triggers and the search index (FTS5) that they keep ("-- ..."
+        # lines, the index's own tables); the same statement reported again as its triggers
+        # start (the trace repeats its text).
+        if sql.startswith("--") or "_search" in sql.split("(")[0] or sql == last[0]:
+            return
+        last[0] = sql
         word = sql.split()[0].upper()
-        if word != "PRAGMA":  # a new connection's settings
+        if word != "PRAGMA":
             seen.append(word)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

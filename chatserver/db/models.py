@@ -178,6 +178,12 @@ class Conversation(SQLModel, table=True):
     # Optional metadata, stored only when the operator turns it on (and the notice says so).
     user_agent: str | None = Field(default=None, max_length=500)
     page_url: str | None = Field(default=None, max_length=2000)
+    # The same visitor's conversation before this one, when their widget started this one with
+    # "New chat" while it still held that one's key; agents see the earlier ones while stored.
+    previous_id: str | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("conversation.id", ondelete="SET NULL"), nullable=True),
+    )
 
 
 class Message(SQLModel, table=True):

@@ -18,6 +18,9 @@ class VisitorAuth(Payload):
     notice_version: Annotated[str, StringConstraints(max_length=64)] | None = None
     lang: Annotated[str, StringConstraints(max_length=35)] | None = None
     token: Annotated[str, StringConstraints(max_length=128)] | None = None
+    # The key of the visitor's previous conversation, sent with no `token` when the widget
+    # starts a new chat after one (links the two for agents: docs/protocol.md).
+    previous: Annotated[str, StringConstraints(max_length=128)] | None = None
     # Stored only when privacy.collect_page_url is on.
     page_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
 

@@ -87,6 +87,8 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
             notice_version=conversation.notice_version if conversation else current,
             conversation_id=conversation.id if conversation else None,
             address_key=address_key,
+            previous_id=await conversations.previous_of(self.ctx, credentials.previous,
+                                                        conversation),
             **notice.metadata(self.ctx, environ.get("HTTP_USER_AGENT"),
                               credentials.page_url or environ.get("HTTP_REFERER")),
         )

@@ -31,7 +31,7 @@ from chatserver.services import (
 )
 from chatserver.services.context import Context
 from chatserver.services.tokens import new_token, token_hash
-from chatserver.services.views import message_view, note_view, visitor_conversation_view
+from chatserver.services.views import iso, message_view, note_view, visitor_conversation_view
 
 OPEN_STATES = ("bot", "queued", "active")
 
@@ -49,6 +49,8 @@ class Visitor:
     page_url: str | None = None
     # The keyed hash of the client address, for the per-address limits; None sets no limit.
     address_key: str | None = None
+    # The visitor's previous conversation (its key was sent as `previous`), linked to the next.
+    previous_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,33 @@ async def resume(ctx: Context, token: str | None) -> tuple[str, Conversation | N
     return new_token(), None
 
 
+async def previous_of(ctx: Context, token: str | None, resumed: Conversation | None
+                      ) -> str | None:
+    """The id of the conversation whose key the widget sent as `previous`, if it is stored
+    and the connection resumes nothing (a new chat after that one)."""
+    if not token or resumed is not None:
+        return None
+    async with ctx.read() as session:
+        return (await session.exec(select(Conversation.id).where(
+            Conversation.token_hash == token_hash(token)))).first()
+
+
+async def earlier(session: AsyncSession, conversation: Conversation,
+                  limit: int = 10) -> list[dict[str, Any]]:
+    """The same visitor's earlier conversations still stored, newest first (the chain of
+    `previous_id`); what agents see of them here is when, in which language, and the id."""
+    found: list[dict[str, Any]] = []
+    previous = conversation.previous_id
+    while previous is not None and len(found) < limit:
+        row = await session.get(Conversation, previous)
+        if row is None:
+            break
+        found.append({"id": row.id, "created_at": iso(row.created_at), "language": row.language,
+                      "state": row.state})
+        previous = row.previous_id
+    return found
+
+
 def open_conversation(ctx: Context, visitor: Visitor, state: str) -> Conversation:
     """A new conversation row, within `limits.conversations_per_address_per_hour`."""
     if visitor.address_key is not None:
@@ -86,7 +115,7 @@ def open_conversation(ctx: Context, visitor: Visitor, state: str) -> Conversatio
         token_hash=visitor.token_hash, state=state, language=visitor.language,
         notice_version=visitor.notice_version, notice_acknowledged_at=now, created_at=now,
         last_activity_at=now, queued_at=now if state == "queued" else None,
-        user_agent=visitor.user_agent, page_url=visitor.page_url,
+        user_agent=visitor.user_agent, page_url=visitor.page_url, previous_id=visitor.previous_id,
     )
 
 
@@ -277,11 +306,13 @@ async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
         page = ctx.settings.limits.history_page
         rows = await stored_messages(session, conversation_id, after_seq, page)
         written = await notes.of_conversation(session, conversation_id)
+        before = await earlier(session, conversation)
         if after_seq == 0:
             audit.record(ctx, session, "conversation.read", actor_kind="agent",
                          actor_id=agent.id, target_kind="conversation",
                          target_id=conversation_id, via="history")
-    return {"messages": [message_view(m) for m in rows], "notes": [note_view(n) for n in written]}
+    return {"messages": [message_view(m) for m in rows], "notes": [note_view(n) for n in written],
+            "earlier": before}
 
 
 async def visitor_typing(ctx: Context, visitor: Visitor, typing: bool) -> None:

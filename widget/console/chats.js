@@ -116,6 +116,7 @@ export class ChatsView {
       const ack = await this.socket.call('history', { conversation_id: chat.conv.id, after_seq: chat.lastSeq })
       if (!ack.ok) return
       for (const n of ack.notes || []) this.mergeNote(chat, n)
+      if (ack.earlier) chat.earlier = ack.earlier
       if (!ack.messages.length) return
       for (const m of ack.messages) this.merge(chat, m, false)
     }
@@ -298,7 +299,7 @@ export class ChatsView {
     this.left.add(id)
     this.queue = this.queue.filter((c) => c.id !== id)
     this.select(id)
-    this.catchUp(chat).then(() => this.renderLog()) // its notes, if it had been transferred
+    this.catchUp(chat).then(() => this.render()) // its notes and earlier conversations
   }
 
   select (id) {

@@ -185,7 +185,7 @@ export const rendering = {
     if (conv.page_url) rows.push([t('page'), conv.page_url])
     if (conv.user_agent) rows.push([t('browser'), conv.user_agent])
     if (conv.rating) rows.push([t('rating'), String(conv.rating.score) + ' / 5' + (conv.rating.comment ? ' – ' + conv.rating.comment : '')])
-    const earlier = conv.earlier || []
+    const earlier = chat.earlier || []
     clear(this.el.details,
       h('h2', { id: 'details-heading', tabindex: '-1' }, t('details')),
       h('button', { type: 'button', class: 'pane-nav', onclick: () => this.showPane('chat', 'reply') }, t('back_to_chat')),

@@ -52,6 +52,9 @@ export function startChat () {
 export function newChat () {
   app.stopConnection()
   resetChat()
+  // The ended chat's key goes along once as `previous`: agents then see it as an earlier
+  // conversation of the same visitor while it is stored (docs/protocol.md).
+  state.previous = state.token || state.previous
   state.token = null
   store.clear()
   app.show(elements.chat, elements.input)
@@ -96,6 +99,7 @@ export function forget () {
   resetChat()
   state.started = false
   state.token = null
+  state.previous = null
   store.clear()
 }
 
@@ -280,6 +284,7 @@ function pick (ev, choice) {
 
 export function setConversation (c) {
   if (state.conv && state.conv.id !== c.id) return
+  state.previous = null // linked by the server when this conversation was opened
   const next = Object.assign({}, state.conv, c)
   if (next.state !== 'queued') delete next.queue_position
   if (next.state !== 'active') delete next.agent

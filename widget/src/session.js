@@ -8,6 +8,7 @@ export function connect () {
   state.conn = new Connection(state.server, () => {
     const auth = { notice_version: state.noticeVersion, lang: state.lang }
     if (state.token) auth.token = state.token
+    if (state.previous) auth.previous = state.previous
     return auth
   }, {
     welcome: onWelcome,

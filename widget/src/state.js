@@ -11,6 +11,7 @@ export const state = {
   conn: null, // Connection
   started: false, // the visitor pressed "Start chat" (only then is anything stored)
   token: null,
+  previous: null, // the key of the chat before this one, until this one has its own
   noticeVersion: null,
   conv: null, // {id, state, agent?, queue_position?}
   lastSeq: 0,

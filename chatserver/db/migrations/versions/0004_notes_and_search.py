@@ -1,4 +1,5 @@
-"""agents' private notes in a conversation; the full-text index of messages and notes
+"""agents' private notes in a conversation; the full-text index of messages and notes; a
+conversation's link to the same visitor's previous one
 
 Revision ID: 0004
 Revises: 0003
@@ -57,6 +58,19 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    # Not batch_alter_table on SQLite: rebuilding `conversation` drops the old table, and with
+    # foreign keys on that deletes every message by its ON DELETE CASCADE.
+    if op.get_bind().dialect.name == 'sqlite':
+        columns = {row[1] for row in op.get_bind().execute(
+            sa.text('PRAGMA table_info(conversation)'))}
+        if 'previous_id' not in columns:  # kept by a downgrade on SQLite (below)
+            op.execute('ALTER TABLE conversation ADD COLUMN previous_id VARCHAR(32) '
+                       'REFERENCES conversation (id) ON DELETE SET NULL')
+    else:
+        op.add_column('conversation', sa.Column('previous_id', sa.String(length=32),
+                                                nullable=True))
+        op.create_foreign_key('fk_conversation_previous_id', 'conversation', 'conversation',
+                              ['previous_id'], ['id'], ondelete='SET NULL')
     op.create_table('note',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('conversation_id', sa.String(length=32), nullable=False),
@@ -86,3 +100,10 @@ def downgrade() -> None:
     with op.batch_alter_table('note', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_note_conversation_id'))
     op.drop_table('note')
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite cannot drop a column with a foreign key without rebuilding the table (which
+        # would delete the messages, above): the column stays, empty, and 0004 reuses it.
+        op.execute('UPDATE conversation SET previous_id = NULL')
+    else:
+        op.drop_constraint('fk_conversation_previous_id', 'conversation', type_='foreignkey')
+        op.drop_column('conversation', 'previous_id')
