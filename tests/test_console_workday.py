@@ -34,7 +34,7 @@ from tests.test_console import (
 )
 
 pytestmark = pytest.mark.browser
-IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+IMAGES = Path(__file__).resolve().parent.parent / "docs" / "img"
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1400, "height": 860}
 

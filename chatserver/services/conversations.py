@@ -295,9 +295,13 @@ async def history(ctx: Context, conversation_id: str, after_seq: int) -> list[di
 
 async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
                         after_seq: int) -> dict[str, Any]:
-    """Agents read the conversations assigned to them; admins read any (and it is audited).
-    The page of messages after `after_seq`, and every note (notes.py: agents only)."""
-    async with ctx.db.begin() as session:
+    """Agents read the conversations assigned to them; admins read any. The page of messages
+    after `after_seq`, every note (notes.py: agents only), the visitor's earlier conversations.
+
+    The holder's own reads are not audited again: their access was recorded when they got the
+    conversation (the claim or the transfer), and a console catching up 50 chats after a
+    reconnect would otherwise write 50 audit rows. Someone else's read (an admin) is audited."""
+    async with ctx.read() as session:
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None:
             raise ServiceError(Code.NOT_FOUND, _("The conversation was not found."))
@@ -307,7 +311,8 @@ async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
         rows = await stored_messages(session, conversation_id, after_seq, page)
         written = await notes.of_conversation(session, conversation_id)
         before = await earlier(session, conversation)
-        if after_seq == 0:
+    if after_seq == 0 and conversation.agent_id != agent.id:
+        async with ctx.db.begin() as session:
             audit.record(ctx, session, "conversation.read", actor_kind="agent",
                          actor_id=agent.id, target_kind="conversation",
                          target_id=conversation_id, via="history")

@@ -84,7 +84,11 @@ export class ChatsView {
     if (this.el.send) this.el.send.disabled = false
   }
 
+  // The list is drawn at once; then the messages each chat missed are fetched, the chat on
+  // screen first and the others a few at a time (50 open chats do not wait for 50 round trips
+  // in a row: docs/performance.md), and what waited for the connection is sent.
   async onWelcome (data) {
+    performance.mark('chatserver:welcome') // bench/console_paint.py reads these
     this.setConnected(true)
     this.app.me = { ...this.app.me, ...data.agent }
     this.online = data.online || []
@@ -95,7 +99,6 @@ export class ChatsView {
       const chat = this.chats.get(conv.id) || this.addChat(conv, [])
       chat.conv = conv
       chat.closed = false
-      await this.catchUp(chat)
     }
     for (const chat of this.chats.values()) {
       if (!assigned.has(chat.conv.id) && !chat.closed) {
@@ -105,6 +108,18 @@ export class ChatsView {
     }
     if (this.app.presenceSelect) this.app.presenceSelect.value = this.app.me.presence === 'away' ? 'away' : 'online'
     this.render()
+    performance.mark('chatserver:listed')
+    const open = [...this.chats.values()].filter((chat) => !chat.closed)
+    open.sort((a, b) => (b.conv.id === this.selected) - (a.conv.id === this.selected))
+    const workers = Array.from({ length: 4 }, async () => {
+      for (let chat = open.shift(); chat; chat = open.shift()) {
+        await this.catchUp(chat)
+        if (chat.conv.id === this.selected) this.renderLog()
+        this.renderTabs()
+      }
+    })
+    await Promise.all(workers)
+    this.renderDetails()
     for (const chat of this.chats.values()) {
       for (const pending of chat.pending) if (pending.status !== 'failed') this.deliver(chat, pending)
     }
