@@ -146,8 +146,12 @@ def make_engine(database_url: str, busy_seconds: float = 5.0) -> AsyncEngine:
     # No pre-ping: it was a round trip before every transaction (docs/performance.md). A
     # connection the server dropped fails its first statement; SQLAlchemy then invalidates
     # the whole pool, and the next checkouts reconnect.
+    # No JIT: every query here is short, and PostgreSQL's JIT compiled a search's plan for
+    # 60 ms to save less than that (docs/performance.md, the search benchmark).
+    connect_args = ({"server_settings": {"jit": "off"}}
+                    if url.get_driver_name() == "asyncpg" else {})
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False,
-                               hide_parameters=True)
+                               hide_parameters=True, connect_args=connect_args)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:

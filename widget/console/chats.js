@@ -115,7 +115,7 @@ export class ChatsView {
       for (let chat = open.shift(); chat; chat = open.shift()) {
         await this.catchUp(chat)
         if (chat.conv.id === this.selected) this.renderLog()
-        this.renderTabs()
+        this.scheduleTabs()
       }
     })
     await Promise.all(workers)
@@ -233,8 +233,9 @@ export class ChatsView {
     if (!chat) return
     chat.typing = !!d.typing
     clearTimeout(chat.typingTimer)
-    if (chat.typing) chat.typingTimer = setTimeout(() => { chat.typing = false; this.renderTyping() }, 15000)
+    if (chat.typing) chat.typingTimer = setTimeout(() => { chat.typing = false; this.renderTyping(); this.scheduleTabs() }, 15000)
     this.renderTyping()
+    this.scheduleTabs()
   }
 
   onNote (note) {

@@ -68,6 +68,13 @@ export const rendering = {
     }))
   },
 
+  // Many changes in a row (a welcome's catch-up, a burst of messages) redraw the list once,
+  // at the next frame.
+  scheduleTabs () {
+    if (this.tabsFrame) return
+    this.tabsFrame = requestAnimationFrame(() => { this.tabsFrame = null; this.renderTabs() })
+  },
+
   renderTabs () {
     const unread = this.unreadChats()
     const badge = document.getElementById('unread-total')
@@ -248,7 +255,6 @@ export const rendering = {
   },
 
   renderTyping () {
-    this.renderTabs()
     if (!this.isMounted() || !this.el.typing) return
     const chat = this.chats.get(this.selected)
     this.el.typing.textContent = chat && chat.typing && !chat.closed ? this.t('visitor_typing') : ''
