@@ -18,6 +18,7 @@ from chatserver.keys import AGENTS
 from chatserver.services import canned
 from tests.browser import (  # noqa: F401  (fixtures used by the tests below)
     axe_source,
+    base_url,
     browser_type_launch_args,
     widget_bundle,
 )

@@ -206,11 +206,13 @@ EVENT_MODELS: dict[tuple[str, str], type[Payload]] = {
     ("/agent", "transfer"): payloads.Transfer,
     ("/agent", "close"): payloads.ConversationRef,
     ("/agent", "history"): payloads.AgentHistory,
+    ("/agent", "note"): payloads.AgentNote,
 }
 EVENT_FIELDS = [(ns, event, field, limit) for (ns, event), model in EVENT_MODELS.items()
                 for field, limit in _long_fields(model, 60_000)]
 # Text fields are limited by limits.max_message_chars after trimming (too_large, "message").
-TEXT_EVENTS = [("/visitor", "message"), ("/visitor", "offline_message"), ("/agent", "message")]
+TEXT_EVENTS = [("/visitor", "message"), ("/visitor", "offline_message"), ("/agent", "message"),
+               ("/agent", "note")]
 
 
 def test_every_event_with_string_fields_is_listed() -> None:
@@ -264,7 +266,7 @@ async def test_event_text_over_the_message_limit_is_too_large(
 
 @pytest.mark.parametrize("namespace,field", [
     ("/visitor", "token"), ("/visitor", "lang"), ("/visitor", "notice_version"),
-    ("/visitor", "page_url"), ("/agent", "api_token")])
+    ("/visitor", "page_url"), ("/visitor", "previous"), ("/agent", "api_token")])
 async def test_connect_auth_field_over_its_limit_names_the_field(
         world: World, namespace: str, field: str) -> None:
     model = payloads.VisitorAuth if namespace == "/visitor" else payloads.AgentAuth

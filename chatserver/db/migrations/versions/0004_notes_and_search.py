@@ -42,12 +42,14 @@ SQLITE_DOWN = [
 # PostgreSQL: a GIN index per language configuration over the text; a search asks all three
 # (or the one of its language filter), so an inflected form is found in fi, sv and en.
 CONFIGS = ('finnish', 'swedish', 'english')
+# With the time index, a search reads only the matches of a recent window first (search.py).
 POSTGRES_UP = [
     f"CREATE INDEX ix_{table}_search_{config} ON {table} USING gin (to_tsvector('{config}', text))"
     for table in ('message', 'note') for config in CONFIGS
-]
+] + ['CREATE INDEX ix_message_created_at ON message (created_at)']
 POSTGRES_DOWN = [f'DROP INDEX IF EXISTS ix_{table}_search_{config}'
-                 for table in ('message', 'note') for config in CONFIGS]
+                 for table in ('message', 'note') for config in CONFIGS
+                 ] + ['DROP INDEX IF EXISTS ix_message_created_at']
 
 
 # revision identifiers, used by Alembic.
