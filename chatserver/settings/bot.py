@@ -42,6 +42,10 @@ class BotSettings(Section):
     privacy_answers: bool = Field(
         True, description="Answer questions about the visitor's data (what is stored, for how "
         "long, where, who can read it, how to delete it) from the live privacy notice.")
+    reload_seconds: float = Field(
+        1.0, ge=0.1, le=60.0, description="How often each node checks (one small query) "
+        "whether an admin saved a new version of the FAQ in the console; a save reaches every "
+        "node within this time.")
 
     @property
     def faq_path(self) -> Path:

@@ -14,8 +14,10 @@ file, the line and the entry.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,16 @@ class Entry:
     id: str
     line: int
     languages: dict[str, Answerable] = field(default_factory=dict)
+    disabled: bool = False  # kept in the FAQ but never matched (the console's "disable")
+
+
+class FaqFieldError(FaqError):
+    """A problem of an FAQ given as data (the console's editor): the entry's position (from
+    0), the field (`id`, `disabled`, `fi`, `fi.answer`, ...) and the problem, in English."""
+
+    def __init__(self, position: int, field_name: str, problem: str) -> None:
+        super().__init__(f"entry {position + 1}: {field_name}: {problem}")
+        self.position, self.field, self.problem = position, field_name, problem
 
 
 def load(path: Path, *, answers: bool = True) -> list[Entry]:
@@ -134,6 +146,15 @@ def _entry(item: Any, position: int, lines: list[str], start: int, end: int, nam
             begin = _find(lines, start, end, section) - 1
         return FaqError(f"FAQ {name}: line {_find(lines, begin, end, key)}: {label}: {problem}")
 
+    return _checked(item, line, answers, fail)
+
+
+Fail = Callable[..., FaqError]  # fail(key, problem, section=None): the error to raise
+
+
+def _checked(item: dict[str, Any], line: int, answers: bool, fail: Fail) -> Entry:
+    """The checks of one entry, the same for the file and the console's editor."""
+    entry_id = item.get("id")
     if not isinstance(entry_id, str) or not _ID.fullmatch(entry_id):
         raise fail("id", "`id` must be a short name of lower-case letters, digits and _ . - "
                    "(such as \"delivery_time\")")
@@ -141,9 +162,12 @@ def _entry(item: Any, position: int, lines: list[str], start: int, end: int, nam
         raise fail("id", f"ids starting with {RESERVED_PREFIX!r} are reserved for the built-in "
                    "privacy answers")
     for key in item:
-        if key != "id" and key not in LANGUAGES:
-            raise fail(key, f"unknown key {key!r}; expected id and the languages "
+        if key not in ("id", "disabled") and key not in LANGUAGES:
+            raise fail(key, f"unknown key {key!r}; expected id, disabled and the languages "
                        f"{', '.join(LANGUAGES)}")
+    disabled = item.get("disabled", False)
+    if not isinstance(disabled, bool):
+        raise fail("disabled", "`disabled` must be true or false")
     languages: dict[str, Answerable] = {}
     for language in LANGUAGES:
         table = item.get(language)
@@ -162,7 +186,7 @@ def _entry(item: Any, position: int, lines: list[str], start: int, end: int, nam
     if titled and untitled:
         raise fail(untitled[0], f"{untitled[0]}: title is missing; give every language of the "
                    f"entry a title (as {titled[0]} has) or none", untitled[0])
-    return Entry(entry_id, line, languages)
+    return Entry(entry_id, line, languages, disabled)
 
 
 def _language(table: dict[str, Any], language: str, answers: bool, fail: Any) -> Answerable:
@@ -216,3 +240,94 @@ def unsafe(answer: str) -> str | None:
     if any(ord(ch) < 32 and ch not in "\n\t" for ch in answer):
         return "contains control characters"
     return None
+
+
+# ------------------------------------------------------------ the FAQ as data (the console)
+
+MAX_ENTRIES = 1000
+
+
+def valid_id(text: str, *, reserved: bool = False) -> bool:
+    """Whether `text` can be an entry's id (`reserved`: a built-in privacy entry's too)."""
+    return bool(_ID.fullmatch(text)) and (reserved or not text.startswith(RESERVED_PREFIX))
+
+
+def from_data(items: Any) -> list[Entry]:
+    """Check an FAQ given as data, in the file's shape (`[{"id", "disabled"?, "fi": {"title"?,
+    "questions", "keywords", "answer"}, ...}]`), with the file's checks; a problem raises
+    FaqFieldError naming the entry's position and the field."""
+    if not isinstance(items, list):
+        raise FaqFieldError(0, "entries", "must be a list of entries")
+    if len(items) > MAX_ENTRIES:
+        raise FaqFieldError(MAX_ENTRIES, "entries", f"at most {MAX_ENTRIES} entries")
+    entries: list[Entry] = []
+    seen: dict[str, int] = {}
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise FaqFieldError(position, "entry", "must be an object")
+
+        def fail(key: str, problem: str, section: str | None = None,
+                 position: int = position) -> FaqError:
+            where = key if section is None or key == section else f"{section}.{key}"
+            return FaqFieldError(position, where, problem)
+
+        entry = _checked(item, position + 1, True, fail)
+        if entry.id in seen:
+            raise FaqFieldError(position, "id", f"the id is already used by entry "
+                                f"{seen[entry.id] + 1}")
+        seen[entry.id] = position
+        entries.append(entry)
+    return entries
+
+
+def to_data(entries: list[Entry]) -> list[dict[str, Any]]:
+    """The entries in the data shape `from_data` reads (empty parts left out)."""
+    items: list[dict[str, Any]] = []
+    for entry in entries:
+        item: dict[str, Any] = {"id": entry.id}
+        if entry.disabled:
+            item["disabled"] = True
+        for language, part in entry.languages.items():
+            table: dict[str, Any] = {}
+            if part.title:
+                table["title"] = part.title
+            if part.questions:
+                table["questions"] = list(part.questions)
+            if part.keywords:
+                table["keywords"] = list(part.keywords)
+            table["answer"] = part.answer
+            item[language] = table
+        items.append(item)
+    return items
+
+
+def _toml_string(text: str) -> str:
+    # JSON's escapes (\" \\ \n \t \uXXXX ...) are all valid in a TOML basic string.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def to_toml(entries: list[Entry]) -> str:
+    """The FAQ file of these entries (`chatserver bot export`); `parse` reads it back into
+    the same entries, and writing those again gives the same text."""
+    blocks: list[str] = []
+    for item in to_data(entries):
+        lines = ["[[entry]]", f"id = {_toml_string(item['id'])}"]
+        if item.get("disabled"):
+            lines.append("disabled = true")
+        for language in LANGUAGES:
+            table = item.get(language)
+            if table is None:
+                continue
+            lines.append("")
+            lines.append(f"[entry.{language}]")
+            for key in ("title", "questions", "keywords", "answer"):
+                if key not in table:
+                    continue
+                value = table[key]
+                if isinstance(value, list):
+                    rendered = "[" + ", ".join(_toml_string(v) for v in value) + "]"
+                else:
+                    rendered = _toml_string(value)
+                lines.append(f"{key} = {rendered}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
