@@ -27,7 +27,7 @@ ADMIN = "admin@example.fi"
 ANSWERS = {"fi": "Korjaamme levysoittimia verstaallamme.",
            "sv": "Vi lagar skivspelare i vår verkstad.",
            "en": "We fix turntables in our workshop."}
-REPAIRS = {"id": "repairs",
+REPAIRS: dict[str, Any] = {"id": "repairs",
            "fi": {"title": "Korjaukset", "questions": ["Huollatteko levysoittimia?"],
                   "answer": ANSWERS["fi"]},
            "sv": {"title": "Reparationer", "questions": ["Servar ni skivspelare?"],
