@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+
 import pytest
 
 from tests.test_faq_editor import ADMIN, ANSWERS, REPAIRS, api, ask, example

@@ -256,8 +256,8 @@ def from_data(items: Any) -> list[Entry]:
     """Check an FAQ given as data, in the file's shape (`[{"id", "disabled"?, "fi": {"title"?,
     "questions", "keywords", "answer"}, ...}]`), with the file's checks; a problem raises
     FaqFieldError naming the entry's position and the field."""
-    if not isinstance(items, list):
-        raise FaqFieldError(0, "entries", "must be a list of entries")
+    if not isinstance(items, list) or not items:
+        raise FaqFieldError(0, "entries", "must be a list of at least one entry")
     if len(items) > MAX_ENTRIES:
         raise FaqFieldError(MAX_ENTRIES, "entries", f"at most {MAX_ENTRIES} entries")
     entries: list[Entry] = []
