@@ -58,6 +58,9 @@ class ServiceError(Exception):
         self.code = code
         self.message = message or DEFAULT_MESSAGES[code]
         self.params = params
+        # The input field the refusal is about, as a path ("entries.2.fi.answer"), for a form
+        # to show the message next to it; sent as the error's "field" when set.
+        self.target: str | None = None
 
     @property
     def http_status(self) -> int:
@@ -68,6 +71,8 @@ class ServiceError(Exception):
         text = translator.gettext(language, self.message)
         if self.params:
             text = text.format(**self.params)
+        if self.target is not None:
+            return {"code": self.code.value, "message": text, "field": self.target}
         return {"code": self.code.value, "message": text}
 
     def ack(self, translator: Translator, language: str) -> dict[str, Any]:

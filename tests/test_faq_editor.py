@@ -126,6 +126,7 @@ async def test_a_save_that_lowers_the_labelled_score_needs_confirmation(
                                 {"entries": worse, "labelled": labelled})
     assert (status, refused["error"]["code"]) == (409, "conflict"), refused
     assert "2" in refused["error"]["message"] and "1" in refused["error"]["message"]
+    assert refused["error"]["field"] == "confirm"
     status, found = await api(http, chat, "GET", "/api/v1/faq")
     assert found["version"] == first["version"] and found["entries"] == example()
 
@@ -148,6 +149,7 @@ async def test_the_files_checks_name_the_entry_and_the_field(chat_factory: Any) 
     assert (status, refused["error"]["code"]) == (400, "invalid_input")
     assert f"Entry {len(broken)}" in refused["error"]["message"]
     assert "en.answer" in refused["error"]["message"]
+    assert refused["error"]["field"] == f"entries.{len(broken) - 1}.en.answer"
     duplicate = [*example(), {**REPAIRS, "id": "hello"}]
     status, refused = await api(http, chat, "POST", "/api/v1/faq/try",
                                 {"entries": duplicate, "language": "fi", "question": "Hei"})

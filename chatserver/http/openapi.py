@@ -237,7 +237,10 @@ _ERROR = {
             "type": "object",
             "required": ["code", "message"],
             "properties": {"code": {"enum": [c.value for c in Code]},
-                           "message": {"type": "string"}},
+                           "message": {"type": "string"},
+                           "field": {"type": "string",
+                                     "description": "the input field it is about, when one "
+                                     "is (the FAQ editor: entries.2.fi.answer)"}},
         },
     },
 }

@@ -142,12 +142,19 @@ async def running(ctx: Context) -> AsyncIterator[None]:
 # ------------------------------------------------------------------ reading and checking
 
 
+def refusal(code: Code, message: str, target: str, **params: Any) -> ServiceError:
+    """A ServiceError that names the editor's field it is about (`error.field`)."""
+    error = ServiceError(code, message, **params)
+    error.target = target
+    return error
+
+
 def entries_of(data: Any) -> list[faq.Entry]:
     try:
         return faq.from_data(data)
     except faq.FaqFieldError as exc:
-        raise ServiceError(Code.INVALID_INPUT, INVALID_FIELD, number=exc.position + 1,
-                           field=exc.field, problem=exc.problem) from None
+        raise refusal(Code.INVALID_INPUT, INVALID_FIELD, f"entries.{exc.position}.{exc.field}",
+                      number=exc.position + 1, field=exc.field, problem=exc.problem) from None
 
 
 def labelled_of(data: Any) -> list[Labelled]:
@@ -157,8 +164,9 @@ def labelled_of(data: Any) -> list[Labelled]:
     found: list[Labelled] = []
     for number, item in enumerate(data, start=1):
         def bad(field: str, problem: str, number: int = number) -> ServiceError:
-            return ServiceError(Code.INVALID_INPUT, INVALID_LABELLED, number=number,
-                                field=field, problem=problem)
+            return refusal(Code.INVALID_INPUT, INVALID_LABELLED,
+                           f"labelled.{number - 1}.{field}", number=number, field=field,
+                           problem=problem)
         if not isinstance(item, dict) or set(item) != {"language", "question", "expected"}:
             raise bad("labelled", "an object with language, question and expected")
         if item["language"] not in LANGUAGES:
@@ -281,8 +289,8 @@ async def save(ctx: Context, actor: Agent | None, draft: Any, labelled_data: Any
     before = score(ctx.settings, store.knowledge(), labelled)
     after = score(ctx.settings, store.draft(entries), labelled)
     if after["right"] < before["right"] and not confirm:
-        raise ServiceError(Code.CONFLICT, SCORE_LOWER, before=before["right"],
-                           after=after["right"])
+        raise refusal(Code.CONFLICT, SCORE_LOWER, "confirm", before=before["right"],
+                      after=after["right"])
     async with ctx.db.begin() as session:
         row = FaqVersion(saved_at=ctx.clock(), saved_by=actor.id if actor else None,
                          entries=json.dumps(faq.to_data(entries), ensure_ascii=False),
@@ -341,7 +349,7 @@ async def review_act(ctx: Context, actor: Agent, message_id: str, action: str, *
         question = (text if text is not None else original).strip()
         personal = faq_review.flags(question)
         if personal:
-            raise ServiceError(Code.INVALID_INPUT, PERSONAL, kinds=", ".join(personal))
+            raise refusal(Code.INVALID_INPUT, PERSONAL, "text", kinds=", ".join(personal))
         _source, entries, labelled = current_entries(ctx)
         data = faq.to_data(entries)
         if action == "example":
