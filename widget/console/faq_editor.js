@@ -47,7 +47,7 @@ export function answerPreview (t, text) {
 export function faqEditorView (app, view) {
   const t = app.t
   const state = { entries: [], labelled: [], version: null, readOnly: false }
-  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' })
+  const status = h('p', { class: 'status', id: 'faq-status', role: 'status', 'aria-live': 'polite' })
   const header = h('div')
   const list = h('ol', { class: 'faq-entries' })
   const tryBox = h('section', { class: 'card faq-try', 'aria-labelledby': 'faq-try-heading' })
@@ -257,11 +257,11 @@ export function faqEditorView (app, view) {
   function renderLabelled () {
     const ro = state.readOnly
     const rows = state.labelled.map((item, index) => h('tr', null,
-      h('td', null, languageName(t, item.language)), h('td', { class: 'text' }, item.question),
+      h('td', null, languageName(t, item.language)),
+      h('td', { class: 'text' }, item.question, slot(`labelled.${index}.question`, null)),
       h('td', null, item.expected === 'none' ? t('faq_none') : item.expected),
       h('td', null, ro ? null : h('button', { type: 'button', onclick: () => { state.labelled.splice(index, 1); renderLabelled() } },
-        t('delete'), h('span', { class: 'sr-only' }, ' ' + item.question))),
-      h('td', null, slot(`labelled.${index}.question`, null))))
+        t('delete'), h('span', { class: 'sr-only' }, ' ' + item.question)))))
     const lang = h('select', { id: 'faq-labelled-language' }, LANGS.map((l) => h('option', { value: l }, languageName(t, l))))
     lang.value = app.lang
     const question = h('input', { type: 'text', id: 'faq-labelled-question', maxlength: 500 })
@@ -269,7 +269,7 @@ export function faqEditorView (app, view) {
     clear(labelledBox, h('h2', { id: 'faq-labelled-heading' }, t('faq_labelled_heading')),
       h('p', { class: 'hint' }, t('faq_labelled_intro')),
       state.labelled.length
-        ? h('table', null, h('thead', null, h('tr', null, [t('language'), t('faq_question'), t('faq_expected'), t('actions'), ''].map((c) => h('th', { scope: 'col' }, c)))),
+        ? h('table', null, h('thead', null, h('tr', null, [t('language'), t('faq_question'), t('faq_expected'), t('actions')].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', null, rows))
         : h('p', { class: 'empty' }, t('faq_labelled_empty')),
       ro ? null : h('form', { class: 'row', onsubmit: (e) => {

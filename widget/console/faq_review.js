@@ -21,7 +21,7 @@ export function personalFlags (text) {
 
 export function faqReviewView (app, view) {
   const t = app.t
-  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' })
+  const status = h('p', { class: 'status', id: 'faq-status', role: 'status', 'aria-live': 'polite' })
   const list = h('div')
   let entries = []
   clear(view, h('h1', null, t('nav_faq_review')),
