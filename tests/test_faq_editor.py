@@ -16,6 +16,7 @@ import aiohttp
 from sqlmodel import select
 
 from chatserver.db.models import AuditEvent, BotDecision
+from chatserver.services.assistant import bot
 from chatserver.services.assistant import faq as bot_faq
 from chatserver.services.assistant import faq_review
 from chatserver.services.privacy import retention
@@ -267,3 +268,21 @@ def test_import_and_export_round_trip_exactly(tmp_path: Path) -> None:
     assert run(tmp_path, "bot", "import", str(out)).returncode == 0
     again = run(tmp_path, "bot", "export")
     assert again.stdout == source.read_text(encoding="utf-8")
+
+
+async def test_the_agent_who_takes_over_sees_what_the_assistant_did(chat_factory: Any) -> None:
+    chat: Chat = await chat_factory(bot=BOT_ON)
+    agent = await chat.agent("anna@example.fi", "Anna")
+    visitor = await chat.visitor("en")
+    answered = await ask(visitor, 1, "How long does delivery take?")
+    assert "Hello! I am" not in answered["text"]
+    await ask(visitor, 2, UNSURE)  # an agent is online: handed off to the queue
+    queued = await agent.next("queue", where=lambda q: q["conversations"])
+    conversation_id = queued["conversations"][0]["id"]
+    claimed = await agent.call("claim", {"conversation_id": conversation_id})
+    assert claimed["ok"], claimed
+    title = bot.live(chat.ctx).titles[("delivery_time", "en")]
+    assert [(a["seq"], a["kind"], a["entry_id"], a["title"]) for a in claimed["assistant"]] == [
+        (1, "answer", "delivery_time", title), (4, "unsure", None, None)]
+    history = await agent.call("history", {"conversation_id": conversation_id, "after_seq": 0})
+    assert history["assistant"] == claimed["assistant"]

@@ -97,8 +97,8 @@ async def mark(session: AsyncSession, message_id: str, reviewed: str) -> None:
 
 
 async def of_conversation(ctx: Context, conversation_id: str) -> list[dict[str, Any]]:
-    """What the assistant did in a conversation, in message order: for the agent who takes
-    it over (docs/protocol.md, `assistant`)."""
+    """What the assistant did in a conversation, in message order, with the language to read
+    its entries' titles in: for the agent who takes it over (docs/protocol.md, `assistant`)."""
     async with ctx.read() as session:
         rows = (await session.exec(
             select(BotDecision, Message.seq)
@@ -106,5 +106,6 @@ async def of_conversation(ctx: Context, conversation_id: str) -> list[dict[str, 
             .where(col(BotDecision.conversation_id) == conversation_id)
             .order_by(col(Message.seq)))).all()
     return [{"seq": seq, "message_id": decision.message_id, "kind": decision.kind,
-             "entry_id": decision.entry_id, "confidence": decision.confidence}
+             "entry_id": decision.entry_id, "confidence": decision.confidence,
+             "language": decision.language}
             for decision, seq in rows]

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 
-from chatserver.db.models import Agent, Conversation, FaqVersion
+from chatserver.db.models import Agent, FaqVersion
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.package_data import data_path
@@ -371,15 +371,12 @@ async def review_act(ctx: Context, actor: Agent, message_id: str, action: str, *
 
 
 async def assistant_actions(ctx: Context, conversation_id: str) -> list[dict[str, Any]]:
-    """What the assistant did in a conversation, with the titles of its entries."""
+    """What the assistant did in a conversation, with the titles of its entries: the
+    questions it answered (and with which entry), offered choices for, or handed off."""
     known = store_of(ctx).knowledge()
     actions = await faq_review.of_conversation(ctx, conversation_id)
-    async with ctx.read() as session:
-        conversation = await session.get(Conversation, conversation_id)
-    language = (conversation.language if conversation is not None
-                else ctx.settings.default_language)
     for action in actions:
-        action["title"] = known.titles.get((action["entry_id"] or "", language))
+        action["title"] = known.titles.get((action["entry_id"] or "", action.pop("language")))
     return actions
 
 
