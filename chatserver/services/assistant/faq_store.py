@@ -77,6 +77,9 @@ class LiveFaq:
         self.labelled: list[Labelled] = []
         self._known: bot.Knowledge | None = None
         self._draft: tuple[str, bot.Knowledge] | None = None  # the last draft tried
+        # The labelled questions' score on the live FAQ, by (knowledge, questions): an editing
+        # session measures its drafts against the same live version again and again.
+        self._live_score: tuple[tuple[int, str], dict[str, Any]] | None = None
 
     @property
     def from_file(self) -> bool:
@@ -94,6 +97,14 @@ class LiveFaq:
         if self._draft is None or self._draft[0] != key:
             self._draft = (key, bot.build(entries, self.settings.bot.privacy_answers))
         return self._draft[1]
+
+    def live_score(self, labelled: list[Labelled]) -> dict[str, Any]:
+        known = self.knowledge()
+        key = (id(known), hashlib.sha256(json.dumps([q.data() for q in labelled])
+                                         .encode()).hexdigest())
+        if self._live_score is None or self._live_score[0] != key:
+            self._live_score = (key, score(self.settings, known, labelled))
+        return self._live_score[1]
 
     async def refresh(self, ctx: Context) -> bool:
         """Take the newest saved version if it is not the one in use; True when it changed."""
@@ -264,7 +275,7 @@ def compare(ctx: Context, draft: Any, labelled_data: Any) -> dict[str, Any]:
     """The labelled questions against the live FAQ (before) and the draft (after)."""
     store = store_of(ctx)
     entries, labelled = entries_of(draft), labelled_of(labelled_data)
-    return {"before": score(ctx.settings, store.knowledge(), labelled),
+    return {"before": store.live_score(labelled),
             "after": score(ctx.settings, store.draft(entries), labelled)}
 
 
@@ -286,7 +297,7 @@ async def save(ctx: Context, actor: Agent | None, draft: Any, labelled_data: Any
     if base_version is not None and store.version is not None \
             and base_version != store.version:
         raise ServiceError(Code.CONFLICT, SAVED_MEANWHILE, version=store.version)
-    before = score(ctx.settings, store.knowledge(), labelled)
+    before = store.live_score(labelled)
     after = score(ctx.settings, store.draft(entries), labelled)
     if after["right"] < before["right"] and not confirm:
         raise refusal(Code.CONFLICT, SCORE_LOWER, "confirm", before=before["right"],
