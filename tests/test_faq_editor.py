@@ -16,12 +16,12 @@ import aiohttp
 from sqlmodel import select
 
 from chatserver.db.models import AuditEvent, BotDecision
-from chatserver.services.assistant import bot
+from chatserver.services import agents
+from chatserver.services.assistant import bot, faq_review
 from chatserver.services.assistant import faq as bot_faq
-from chatserver.services.assistant import faq_review
 from chatserver.services.privacy import retention
 from chatserver.settings.bot import EXAMPLE_FAQ
-from tests.helpers import Chat
+from tests.helpers import PASSWORD, Chat
 
 BOT_ON = {"enabled": True}
 ADMIN = "admin@example.fi"
@@ -286,3 +286,17 @@ async def test_the_agent_who_takes_over_sees_what_the_assistant_did(chat_factory
         (1, "answer", "delivery_time", title), (4, "unsure", None, None)]
     history = await agent.call("history", {"conversation_id": conversation_id, "after_seq": 0})
     assert history["assistant"] == claimed["assistant"]
+
+
+async def test_a_refusal_is_in_the_admins_language_and_names_the_field(
+        chat_factory: Any) -> None:
+    chat: Chat = await chat_factory(bot=BOT_ON)
+    await agents.create_agent(chat.ctx, ADMIN, "Aada", PASSWORD, "admin", "fi")
+    http = await chat.login(ADMIN)
+    broken = [{**REPAIRS, "fi": {**REPAIRS["fi"], "answer": "Katso javascript:alert(1)"}}]
+    status, refused = await api(http, chat, "PUT", "/api/v1/faq", {"entries": broken})
+    assert status == 400, refused
+    assert refused["error"]["message"] == (
+        "Kysymys 1, ”fi.answer”: fi.answer: sisältää javascript:-linkin; vain https://-, "
+        "http://- ja mailto:-linkit ovat sallittuja")
+    assert refused["error"]["field"] == "entries.0.fi.answer"

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatserver.errors import Localised as L
+from chatserver.i18n import gettext_noop as _
 from chatserver.settings import LANGUAGES, ConfigError
 
 MAX_ANSWER_CHARS = 2000
@@ -64,7 +66,7 @@ class FaqFieldError(FaqError):
     """A problem of an FAQ given as data (the console's editor): the entry's position (from
     0), the field (`id`, `disabled`, `fi`, `fi.answer`, ...) and the problem, in English."""
 
-    def __init__(self, position: int, field_name: str, problem: str) -> None:
+    def __init__(self, position: int, field_name: str, problem: L | str) -> None:
         super().__init__(f"entry {position + 1}: {field_name}: {problem}")
         self.position, self.field, self.problem = position, field_name, problem
 
@@ -140,7 +142,7 @@ def _entry(item: Any, position: int, lines: list[str], start: int, end: int, nam
     entry_id = item.get("id")
     label = f"entry {entry_id!r}" if isinstance(entry_id, str) else f"entry number {position + 1}"
 
-    def fail(key: str, problem: str, section: str | None = None) -> FaqError:
+    def fail(key: str, problem: L, section: str | None = None) -> FaqError:
         begin = start
         if section is not None:  # look after the [entry.LANG] header (or `LANG =` line)
             begin = _find(lines, start, end, section) - 1
@@ -156,36 +158,37 @@ def _checked(item: dict[str, Any], line: int, answers: bool, fail: Fail) -> Entr
     """The checks of one entry, the same for the file and the console's editor."""
     entry_id = item.get("id")
     if not isinstance(entry_id, str) or not _ID.fullmatch(entry_id):
-        raise fail("id", "`id` must be a short name of lower-case letters, digits and _ . - "
-                   "(such as \"delivery_time\")")
+        raise fail("id", L(_("`id` must be a short name of lower-case letters, digits and _ . - "
+                             "(such as \"delivery_time\")")))
     if answers and entry_id.startswith(RESERVED_PREFIX):
-        raise fail("id", f"ids starting with {RESERVED_PREFIX!r} are reserved for the built-in "
-                   "privacy answers")
+        raise fail("id", L(_("ids starting with 'privacy.' are reserved for the built-in "
+                             "privacy answers")))
     for key in item:
         if key not in ("id", "disabled") and key not in LANGUAGES:
-            raise fail(key, f"unknown key {key!r}; expected id, disabled and the languages "
-                       f"{', '.join(LANGUAGES)}")
+            raise fail(key, L(_("unknown key '{key}'; expected id, disabled and the languages "
+                                "{languages}"), key=key, languages=", ".join(LANGUAGES)))
     disabled = item.get("disabled", False)
     if not isinstance(disabled, bool):
-        raise fail("disabled", "`disabled` must be true or false")
+        raise fail("disabled", L(_("`disabled` must be true or false")))
     languages: dict[str, Answerable] = {}
     for language in LANGUAGES:
         table = item.get(language)
         if table is None:
             continue
         if not isinstance(table, dict):
-            raise fail(language, f"`{language}` must be a table with questions, keywords and "
-                       "answer")
+            raise fail(language, L(_("`{language}` must be a table with questions, keywords "
+                                     "and answer"), language=language))
         languages[language] = _language(
             table, language, answers,
             lambda key, problem, lang=language: fail(key, problem, lang))
     if not languages:
-        raise fail("id", "no language: add an [entry.fi], [entry.sv] or [entry.en] table")
+        raise fail("id", L(_("no language: add an [entry.fi], [entry.sv] or [entry.en] table")))
     titled = [language for language, part in languages.items() if part.title]
     untitled = [language for language in languages if language not in titled]
     if titled and untitled:
-        raise fail(untitled[0], f"{untitled[0]}: title is missing; give every language of the "
-                   f"entry a title (as {titled[0]} has) or none", untitled[0])
+        raise fail(untitled[0], L(_("{language}: title is missing; give every language of the "
+                                    "entry a title (as {titled} has) or none"),
+                                  language=untitled[0], titled=titled[0]), untitled[0])
     return Entry(entry_id, line, languages, disabled)
 
 
@@ -194,51 +197,58 @@ def _language(table: dict[str, Any], language: str, answers: bool, fail: Any) ->
         "title", "questions", "keywords")
     for key in table:
         if key not in allowed:
-            raise fail(key, f"{language}: unknown key {key!r}; expected {', '.join(allowed)}")
+            raise fail(key, L(_("{language}: unknown key '{key}'; expected {allowed}"),
+                              language=language, key=key, allowed=", ".join(allowed)))
     texts: dict[str, tuple[str, ...]] = {}
     for key in ("questions", "keywords"):
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
                                                    for v in value):
-            raise fail(key, f"{language}.{key} must be a list of non-empty strings")
+            raise fail(key, L(_("{language}.{key} must be a list of non-empty strings"),
+                              language=language, key=key))
         if len(value) > MAX_TEXTS:
-            raise fail(key, f"{language}.{key} has more than {MAX_TEXTS} items")
+            raise fail(key, L(_("{language}.{key} has more than {limit} items"),
+                              language=language, key=key, limit=MAX_TEXTS))
         texts[key] = tuple(v.strip() for v in value)
     if not texts["questions"] and not texts["keywords"]:
-        raise fail(language, f"{language}: give at least one of questions or keywords")
+        raise fail(language, L(_("{language}: give at least one of questions or keywords"),
+                               language=language))
     title = table.get("title", "")
     if not isinstance(title, str) or ("title" in table and not title.strip()) \
             or len(title) > MAX_TITLE_CHARS or any(ord(ch) < 32 for ch in title):
-        raise fail("title", f"{language}.title must be one line of text, at most "
-                   f"{MAX_TITLE_CHARS} characters (or leave it out: the first question is shown)")
+        raise fail("title", L(_("{language}.title must be one line of text, at most {limit} "
+                                "characters (or leave it out: the first question is shown)"),
+                              language=language, limit=MAX_TITLE_CHARS))
     answer = ""
     if answers:
         value = table.get("answer")
         if not isinstance(value, str) or not value.strip():
             raise fail("answer" if "answer" in table else language,
-                       f"{language}.answer is missing or empty")
+                       L(_("{language}.answer is missing or empty"), language=language))
         answer = value.strip()
         problem = unsafe(answer)
         if problem:
-            raise fail("answer", f"{language}.answer {problem}")
+            raise fail("answer", L(_("{language}.answer {problem}"), language=language,
+                                   problem=problem))
     return Answerable(texts["questions"], texts["keywords"], answer, title.strip())
 
 
-def unsafe(answer: str) -> str | None:
+def unsafe(answer: str) -> L | None:
     """Why an answer is not plain text with safe links, or None when it is."""
     if len(answer) > MAX_ANSWER_CHARS:
-        return f"is longer than {MAX_ANSWER_CHARS} characters"
+        return L(_("is longer than {limit} characters"), limit=MAX_ANSWER_CHARS)
     if _TAG.search(answer):
-        return "contains HTML; answers are plain text (links are written as https://… addresses)"
+        return L(_("contains HTML; answers are plain text (links are written as https://… "
+                   "addresses)"))
     for match in _SCHEME.finditer(answer):
         scheme = match.group(1).lower()
         rest = answer[match.end():match.end() + 2]
         if scheme in ("javascript", "data", "vbscript", "file") or (
                 rest == "//" and scheme not in SAFE_SCHEMES):
-            return (f"contains a {scheme}: link; only https://, http:// and mailto: links are "
-                    "allowed")
+            return L(_("contains a {scheme}: link; only https://, http:// and mailto: links "
+                       "are allowed"), scheme=scheme)
     if any(ord(ch) < 32 and ch not in "\n\t" for ch in answer):
-        return "contains control characters"
+        return L(_("contains control characters"))
     return None
 
 
@@ -257,24 +267,25 @@ def from_data(items: Any) -> list[Entry]:
     "questions", "keywords", "answer"}, ...}]`), with the file's checks; a problem raises
     FaqFieldError naming the entry's position and the field."""
     if not isinstance(items, list) or not items:
-        raise FaqFieldError(0, "entries", "must be a list of at least one entry")
+        raise FaqFieldError(0, "entries", L(_("must be a list of at least one entry")))
     if len(items) > MAX_ENTRIES:
-        raise FaqFieldError(MAX_ENTRIES, "entries", f"at most {MAX_ENTRIES} entries")
+        raise FaqFieldError(MAX_ENTRIES, "entries", L(_("at most {limit} entries"),
+                                                      limit=MAX_ENTRIES))
     entries: list[Entry] = []
     seen: dict[str, int] = {}
     for position, item in enumerate(items):
         if not isinstance(item, dict):
-            raise FaqFieldError(position, "entry", "must be an object")
+            raise FaqFieldError(position, "entry", L(_("must be an object")))
 
-        def fail(key: str, problem: str, section: str | None = None,
+        def fail(key: str, problem: L, section: str | None = None,
                  position: int = position) -> FaqError:
             where = key if section is None or key == section else f"{section}.{key}"
             return FaqFieldError(position, where, problem)
 
         entry = _checked(item, position + 1, True, fail)
         if entry.id in seen:
-            raise FaqFieldError(position, "id", f"the id is already used by entry "
-                                f"{seen[entry.id] + 1}")
+            raise FaqFieldError(position, "id", L(_("the id is already used by entry {number}"),
+                                                  number=seen[entry.id] + 1))
         seen[entry.id] = position
         entries.append(entry)
     return entries

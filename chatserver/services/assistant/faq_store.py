@@ -23,7 +23,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 
 from chatserver.db.models import Agent, FaqVersion
-from chatserver.errors import Code, ServiceError
+from chatserver.errors import Code, Localised, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.package_data import data_path
 from chatserver.services import audit
@@ -171,25 +171,28 @@ def entries_of(data: Any) -> list[faq.Entry]:
 def labelled_of(data: Any) -> list[Labelled]:
     if not isinstance(data, list) or len(data) > MAX_LABELLED:
         raise ServiceError(Code.INVALID_INPUT, INVALID_LABELLED, number=1, field="labelled",
-                           problem=f"a list of at most {MAX_LABELLED} questions")
+                           problem=Localised(_("a list of at most {limit} questions"),
+                                             limit=MAX_LABELLED))
     found: list[Labelled] = []
     for number, item in enumerate(data, start=1):
-        def bad(field: str, problem: str, number: int = number) -> ServiceError:
+        def bad(field: str, problem: Localised, number: int = number) -> ServiceError:
             return refusal(Code.INVALID_INPUT, INVALID_LABELLED,
                            f"labelled.{number - 1}.{field}", number=number, field=field,
                            problem=problem)
         if not isinstance(item, dict) or set(item) != {"language", "question", "expected"}:
-            raise bad("labelled", "an object with language, question and expected")
+            raise bad("labelled", Localised(_("an object with language, question and expected")))
         if item["language"] not in LANGUAGES:
-            raise bad("language", f"one of {', '.join(LANGUAGES)}")
+            raise bad("language", Localised(_("one of {languages}"),
+                                            languages=", ".join(LANGUAGES)))
         question = item["question"]
         if not isinstance(question, str) or not question.strip() \
                 or len(question) > MAX_QUESTION or any(ord(c) < 32 for c in question):
-            raise bad("question", f"one line of 1 to {MAX_QUESTION} characters")
+            raise bad("question", Localised(_("one line of 1 to {limit} characters"),
+                                            limit=MAX_QUESTION))
         expected = item["expected"]
         if not isinstance(expected, str) or not (expected == "none"
                                                  or faq.valid_id(expected, reserved=True)):
-            raise bad("expected", "an entry id, or none")
+            raise bad("expected", Localised(_("an entry id, or none")))
         found.append(Labelled(item["language"], question.strip(), expected))
     return found
 
