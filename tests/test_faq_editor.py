@@ -300,3 +300,27 @@ async def test_a_refusal_is_in_the_admins_language_and_names_the_field(
         "Kysymys 1, ”fi.answer”: fi.answer: sisältää javascript:-linkin; vain https://-, "
         "http://- ja mailto:-linkit ovat sallittuja")
     assert refused["error"]["field"] == "entries.0.fi.answer"
+
+
+async def test_the_visitors_export_has_what_the_assistant_decided(chat_factory: Any) -> None:
+    chat: Chat = await chat_factory(bot=BOT_ON)
+    visitor = await chat.visitor("en")
+    await ask(visitor, 1, "How long does delivery take?")
+    exported = await visitor.call("export", {})
+    assert exported["ok"], exported
+    (conversation,) = exported["data"]["conversations"]
+    assert [(d["kind"], d["entry_id"]) for d in conversation["assistant"]] == [
+        ("answer", "delivery_time")]
+    assert conversation["assistant"][0]["message_id"] == conversation["messages"][0]["id"]
+
+
+async def test_a_broken_faq_file_is_reported_not_crashed_on(
+        chat_factory: Any, tmp_path: Path) -> None:
+    path = tmp_path / "faq.toml"
+    path.write_text(bot_faq.to_toml(bot_faq.load(EXAMPLE_FAQ)), encoding="utf-8")
+    chat: Chat = await chat_factory(bot={"enabled": True, "faq_file": str(path)})
+    http = await admin(chat)
+    path.write_text("[[entry]]\nid = 'x'\n[entry.fi]\nanwser = 'oops'\n", encoding="utf-8")
+    status, refused = await api(http, chat, "GET", "/api/v1/faq")
+    assert (status, refused["error"]["code"]) == (503, "unavailable"), refused
+    assert "anwser" in refused["error"]["message"]

@@ -43,6 +43,8 @@ EXAMPLE_LABELLED = data_path("faq", "example_shop_eval.tsv")
 FROM_FILE = _("The FAQ comes from the file set in bot.faq_file on the server, so it is "
               "read-only here. Edit that file, or empty the setting to edit the FAQ here "
               "(chatserver bot import moves the file into the database).")
+FILE_BROKEN = _("The FAQ file cannot be read ({problem}); the assistant keeps using the last "
+                "version that could.")
 INVALID_FIELD = _("Entry {number}, “{field}”: {problem}")
 INVALID_LABELLED = _("Labelled question {number}, “{field}”: {problem}")
 SAVED_MEANWHILE = _("Someone else saved the FAQ meanwhile (version {version}). Reload it "
@@ -202,7 +204,10 @@ def current_entries(ctx: Context) -> tuple[str, list[faq.Entry], list[Labelled]]
     "example" (nothing saved yet: the shipped example and its labelled questions)."""
     store = store_of(ctx)
     if store.from_file:
-        return "file", faq.load(ctx.settings.bot.faq_path), []
+        try:
+            return "file", faq.load(ctx.settings.bot.faq_path), []
+        except faq.FaqError as exc:  # edited into a broken state while running
+            raise ServiceError(Code.UNAVAILABLE, FILE_BROKEN, problem=str(exc)) from None
     if store.entries is not None:
         return "database", store.entries, store.labelled
     rows = read_labelled_file(EXAMPLE_LABELLED)
