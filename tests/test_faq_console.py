@@ -141,3 +141,32 @@ async def test_the_review_list_flags_personal_data_and_adds_an_edited_question(
     contact = next(e for e in found if e.id == "contact")
     assert contact.languages["en"].questions[-1] == "Do you repair vintage gramophones?"
     console.check()
+
+
+async def test_entries_are_reordered_disabled_and_deleted(
+    chat_factory: Callable[..., Any], new_context: Callable[..., Any],
+) -> None:
+    chat: Chat = await chat_factory(bot={"enabled": True})
+    await chat.add_agent(ADMIN, "Aada", role="admin")
+    console = await open_console(new_context, chat, ADMIN, "/console/admin/faq")
+    page = console.page
+    ids = [e["id"] for e in example()]
+    await expect(page.locator("ol.faq-entries > li")).to_have_count(len(ids))
+    second = page.locator("details.faq-entry").nth(1)
+    await second.locator("summary").click()
+    await second.get_by_role("button", name="Move up").click()  # thanks before hello
+    first = page.locator("details.faq-entry").nth(0)
+    await expect(first).to_be_visible()
+    await first.get_by_label("Disabled").check()
+    third = page.locator("details.faq-entry").nth(2)
+    await third.locator("summary").click()
+    await third.get_by_role("button", name="Delete").click()  # delivery_time
+    await expect(page.locator("ol.faq-entries > li")).to_have_count(len(ids) - 1)
+    await page.locator("#faq-save").click()
+    # Deleting delivery_time loses labelled questions: the save asks first.
+    await page.locator("#faq-save-anyway").click()
+    await expect(page.locator("#faq-status")).to_contain_text("Saved as version 1")
+    saved = chat.ctx.faq.entries
+    assert [e.id for e in saved] == [ids[1], ids[0], *ids[3:]]
+    assert saved[0].disabled and not saved[1].disabled
+    console.check()
