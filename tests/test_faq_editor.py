@@ -215,6 +215,21 @@ async def test_a_handed_off_question_added_as_an_example_is_answered_afterwards(
     assert status == 404
 
 
+async def test_questions_near_no_entry_are_grouped_by_similar_wording(chat_factory: Any) -> None:
+    chat: Chat = await chat_factory(bot=BOT_ON)
+    http = await admin(chat)
+    for number, text in enumerate(("Do you repair vintage gramophones?",
+                                   "Which gramophones do you repair?",
+                                   "Can you tune my grandfather clock?")):
+        await ask(await chat.visitor("en"), number, text)
+    status, found = await api(http, chat, "GET", "/api/v1/faq/review")
+    assert status == 200, found
+    groups = {g["wording"]: sorted(i["text"] for i in g["items"]) for g in found["groups"]}
+    assert groups.pop("gramophones") == ["Do you repair vintage gramophones?",
+                                         "Which gramophones do you repair?"]
+    assert list(groups.values()) == [["Can you tune my grandfather clock?"]]
+
+
 async def test_the_review_list_disappears_with_erased_and_purged_conversations(
         chat_factory: Any) -> None:
     chat: Chat = await chat_factory(bot=BOT_ON)

@@ -190,7 +190,8 @@ RESPONSES: dict[tuple[str, str], Schema] = {
     ("post", "/api/v1/faq/try"): ok(draft=OUTCOME, live=OUTCOME),
     ("post", "/api/v1/faq/evaluate"): ok(before=SCORE, after=SCORE),
     ("get", "/api/v1/faq/review"): ok(groups=array(obj(
-        {"entry_id": MAYBE_STRING, "title": MAYBE_STRING, "items": array(REVIEW_ITEM)}))),
+        {"entry_id": MAYBE_STRING, "title": MAYBE_STRING, "wording": MAYBE_STRING,
+         "items": array(REVIEW_ITEM)}))),
     ("post", "/api/v1/faq/review/{message_id}"): ok(
         saved={"oneOf": [{"type": "null"}, obj(SAVED)]}),
     ("get", "/api/v1/openapi.json"): obj({"openapi": STRING, "info": {"type": "object"},

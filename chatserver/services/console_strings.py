@@ -307,6 +307,7 @@ CONSOLE_STRINGS: dict[str, str] = {
     "faq_review_empty": _("Nothing to review."),
     "faq_review_group": _("Closest entry: {title}"),
     "faq_review_no_entry": _("No close entry"),
+    "faq_review_wording": _("No close entry; similar wording: “{word}”"),
     "faq_review_flags": _("This looks personal ({kinds}): remove it before adding."),
     "faq_flag_email": _("an email address"),
     "faq_flag_phone": _("a phone number"),

@@ -34,7 +34,9 @@ export function faqReviewView (app, view) {
       if (faq.read_only) status.textContent = faq.read_only_reason
       if (!review.groups.length) return clear(list, h('p', { class: 'empty', id: 'faq-review-empty' }, t('faq_review_empty')))
       clear(list, review.groups.map((group) => h('section', { class: 'card faq-review-group' },
-        h('h2', null, group.entry_id ? t('faq_review_group', { title: group.title || group.entry_id }) : t('faq_review_no_entry'),
+        h('h2', null, group.entry_id
+          ? t('faq_review_group', { title: group.title || group.entry_id })
+          : (group.wording ? t('faq_review_wording', { word: group.wording }) : t('faq_review_no_entry')),
           ' ', h('span', { class: 'meta' }, `(${group.items.length})`)),
         h('ul', { class: 'faq-review-items' }, group.items.map((item) => reviewItem(item, group.entry_id, faq.read_only))))))
     } catch (e) { clear(list, h('p', { class: 'error' }, e.message)) }

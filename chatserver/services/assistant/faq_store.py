@@ -29,6 +29,7 @@ from chatserver.package_data import data_path
 from chatserver.services import audit
 from chatserver.services.assistant import bot, faq, faq_review
 from chatserver.services.assistant.evaluation import read as read_labelled_file
+from chatserver.services.assistant.text import Analyzer
 from chatserver.services.background import background
 from chatserver.services.context import Context
 from chatserver.services.views import iso
@@ -334,16 +335,30 @@ async def save(ctx: Context, actor: Agent | None, draft: Any, labelled_data: Any
 
 
 async def review(ctx: Context, actor: Agent) -> list[dict[str, Any]]:
-    """The review list grouped by the entry the assistant picked or would have picked
-    (`null`: none); reading it is audited, as it shows visitors' words."""
+    """The review list grouped by the entry the assistant picked or would have picked, and
+    those near no entry by their weightiest word (`wording`); reading it is audited, as it
+    shows visitors' words."""
     items = await faq_review.review_items(ctx)
     known = store_of(ctx).knowledge()
-    groups: dict[str | None, dict[str, Any]] = {}
+    analyzers: dict[str, Analyzer] = {}
+    groups: dict[tuple[str | None, str | None], dict[str, Any]] = {}
     for item in items:
-        key = item["entry_id"]
-        group = groups.setdefault(key, {"entry_id": key, "title": None, "items": []})
-        if group["title"] is None and key is not None:
-            group["title"] = known.titles.get((key, item["language"]))
+        entry_id, wording = item["entry_id"], None
+        if entry_id is None:  # no entry came close: group by the weightiest word instead
+            analyzer = analyzers.setdefault(item["language"], Analyzer(item["language"]))
+            words = [(analyzer.word(w), w) for w in analyzer.words(item["text"])]
+            if words:
+                word, wording = max(words, key=lambda pair: pair[0].weight)
+                key: tuple[str | None, str | None] = (None, word.keys[0] if word.keys else
+                                                      wording)
+            else:
+                key = (None, None)
+        else:
+            key = (entry_id, None)
+        group = groups.setdefault(key, {"entry_id": entry_id, "title": None,
+                                        "wording": wording, "items": []})
+        if group["title"] is None and entry_id is not None:
+            group["title"] = known.titles.get((entry_id, item["language"]))
         group["items"].append(item)
     async with ctx.db.begin() as session:
         audit.record(ctx, session, "faq.review.read", actor_kind="agent", actor_id=actor.id,
