@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlmodel import select
+from sqlmodel import col, select
 
 from chatserver.db.models import AuditEvent, BotDecision
 from chatserver.services import agents
@@ -213,6 +213,13 @@ async def test_a_handed_off_question_added_as_an_example_is_answered_afterwards(
     status, again = await api(http, chat, "POST", f"/api/v1/faq/review/{items[clock]['id']}",
                               {"action": "dismiss"})
     assert status == 404
+    async with chat.ctx.db() as session:
+        rows = (await session.exec(select(AuditEvent).where(
+            col(AuditEvent.action).startswith("faq.")).order_by(col(AuditEvent.id)))).all()
+    assert [(r.action, json.loads(r.detail).get("how")) for r in rows] == [
+        ("faq.save", "editor"), ("faq.review.read", None), ("faq.save", "review.example"),
+        ("faq.review.dismiss", None), ("faq.review.read", None)]
+    assert all(UNSURE not in r.detail and ANSWERS["en"] not in r.detail for r in rows)
 
 
 async def test_questions_near_no_entry_are_grouped_by_similar_wording(chat_factory: Any) -> None:
