@@ -142,12 +142,17 @@ async def running(ctx: Context) -> AsyncIterator[None]:
     await store.refresh(ctx)
 
     async def poll() -> None:
+        failing = False
         while True:
             await asyncio.sleep(ctx.settings.bot.reload_seconds)
             try:
                 await store.refresh(ctx)
+                failing = False
             except Exception:
-                log.exception("bot: reading the newest FAQ version failed")
+                if not failing:  # once per outage, not every second of it
+                    log.exception("bot: reading the newest FAQ version failed; the assistant "
+                                  "keeps the version it has")
+                failing = True
 
     async with background(poll(), "faq-reload"):
         yield
