@@ -120,7 +120,14 @@ class LiveFaq:
             row = await session.get(FaqVersion, newest)
         if row is None:
             return False
-        entries = faq.from_data(json.loads(row.entries))
+        try:
+            entries = faq.from_data(json.loads(row.entries))
+        except (faq.FaqError, ValueError):
+            # Saved by a version of chatserver whose checks were looser: keep what is in use
+            # (the editor shows the row's problem when it is saved again).
+            log.exception("bot: FAQ version %s cannot be used; keeping the one in use", newest)
+            self.version = newest
+            return False
         self._known = bot.build(entries, self.settings.bot.privacy_answers)
         self.entries, self.version = entries, newest
         self.labelled = [Labelled(**item) for item in json.loads(row.labelled)]
