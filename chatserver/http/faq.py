@@ -10,14 +10,15 @@ from aiohttp import web
 from pydantic import Field, StringConstraints
 
 from chatserver.errors import Code, ServiceError
-from chatserver.http.common import authenticate
+from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services.assistant import faq_store
 from chatserver.validation import Line, M, Payload, parse, record_id
 
 # An FAQ of a few hundred entries with three languages is larger than the other bodies of the
-# API (`limits.max_body_bytes`), so these bodies have a limit of their own.
+# API (`limits.max_body_bytes`), so the bodies that carry a whole FAQ (save, try, evaluate;
+# admins only) have a limit of their own.
 MAX_FAQ_BYTES = 4_000_000
 Entries = Annotated[list[dict[str, Any]], Field(max_length=1000)]
 LabelledList = Annotated[list[dict[str, Any]], Field(max_length=faq_store.MAX_LABELLED)]
@@ -107,8 +108,8 @@ async def review_list(request: web.Request) -> web.Response:
 
 async def review_act(request: web.Request) -> web.Response:
     caller = await authenticate(request, admin=True)
+    body = await read_json(request, ReviewAction)
     message_id = record_id(request.match_info["message_id"])
-    body = await read_large_json(request, ReviewAction)
     done = await faq_store.review_act(request.app[CONTEXT], caller.agent, message_id,
                                       body.action, entry_id=body.entry_id, text=body.text,
                                       confirm=body.confirm)
