@@ -170,3 +170,24 @@ async def test_entries_are_reordered_disabled_and_deleted(
     assert [e.id for e in saved] == [ids[1], ids[0], *ids[3:]]
     assert saved[0].disabled and not saved[1].disabled
     console.check()
+
+
+async def test_the_history_view_shows_what_the_assistant_did(
+    chat_factory: Callable[..., Any], new_context: Callable[..., Any],
+) -> None:
+    chat: Chat = await chat_factory(bot={"enabled": True})
+    await chat.add_agent(ADMIN, "Aada", role="admin")
+    visitor = await chat.visitor("en")
+    await ask(visitor, 1, "How long does delivery take?")
+    await ask(visitor, 2, "Do you repair vintage gramophones?")
+    assert (await visitor.call("close", {}))["ok"]
+    console = await open_console(new_context, chat, ADMIN, "/console/history")
+    page = console.page
+    await page.get_by_role("button", name="Open").first.click()
+    actions = page.locator(".faq-actions-summary")
+    await actions.locator("summary").click()
+    await expect(actions).to_contain_text("What the assistant did (2)")
+    await expect(actions.locator("li").nth(0)).to_contain_text("Message 1: answered with “")
+    await expect(actions.locator("li").nth(1)).to_contain_text(
+        "Message 4: did not answer (handed off)")
+    console.check()

@@ -308,6 +308,9 @@ async def test_the_agent_who_takes_over_sees_what_the_assistant_did(chat_factory
         (1, "answer", "delivery_time", title), (4, "unsure", None, None)]
     history = await agent.call("history", {"conversation_id": conversation_id, "after_seq": 0})
     assert history["assistant"] == claimed["assistant"]
+    async with agent.http.get(f"{chat.url}/api/v1/conversations/{conversation_id}") as response:
+        read = await response.json()
+    assert read["conversation"]["assistant"] == claimed["assistant"]
 
 
 async def test_a_refusal_is_in_the_admins_language_and_names_the_field(

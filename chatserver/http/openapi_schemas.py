@@ -51,10 +51,16 @@ CONVERSATION = obj(
      "closed_at": MAYBE_TIME, "last_activity_at": MAYBE_TIME},
     {"page_url": STRING, "user_agent": STRING},
 )
+# What the FAQ assistant did in a conversation (while it is on; docs/protocol.md).
+ASSISTANT_ACTION = obj({"seq": {"type": "integer"}, "message_id": HEX_ID,
+                        "kind": {"enum": ["answer", "choices", "unsure", "handoff"]},
+                        "entry_id": MAYBE_STRING, "title": MAYBE_STRING,
+                        "confidence": {"type": "number"}})
 CONVERSATION_WITH_MESSAGES: Schema = {
     **CONVERSATION,
     "required": [*CONVERSATION["required"], "messages"],
-    "properties": {**CONVERSATION["properties"], "messages": array(MESSAGE)},
+    "properties": {**CONVERSATION["properties"], "messages": array(MESSAGE),
+                   "assistant": array(ASSISTANT_ACTION)},
 }
 # "" logged in; "second_factor": a one-time code is due; "enrol": codes must be set up first.
 STAGE: Schema = {"enum": ["", "second_factor", "enrol"]}

@@ -2,6 +2,7 @@
 import { h, clear, field } from './dom.js'
 import { api, query } from './api.js'
 import { messageItem, languageName, shortId, formatTime } from './format.js'
+import { assistantActions } from './faq_actions.js'
 
 export function historyView (app, view) {
   const t = app.t
@@ -39,6 +40,7 @@ export function historyView (app, view) {
       clear(detail,
         h('h2', { id: 'transcript-heading', tabindex: '-1' }, t('chat_with', { id: shortId(id) })),
         h('p', null, languageName(t, conversation.language), ' · ', formatTime(conversation.created_at, app.lang, true)),
+        assistantActions(t, conversation.assistant),
         h('ol', { class: 'log' }, conversation.messages.map((m) => messageItem(t, m, app.lang))))
       detail.querySelector('h2').focus()
     } catch (e) {
