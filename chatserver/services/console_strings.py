@@ -292,6 +292,7 @@ CONSOLE_STRINGS: dict[str, str] = {
     "faq_question": _("Question"),
     "faq_expected": _("Right answer"),
     "faq_labelled_empty": _("No labelled questions yet."),
+    "faq_labelled_count": _("Show the {count} labelled questions"),
     "faq_labelled_add": _("Add question"),
     "faq_evaluate": _("Run the labelled questions"),
     "faq_scores_heading": _("Labelled questions: in use now → this draft"),

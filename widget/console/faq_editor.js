@@ -55,6 +55,7 @@ export function faqEditorView (app, view) {
   const scores = h('div', { 'aria-live': 'polite' })
   const actions = h('div', { class: 'row faq-actions' })
   const errorSlots = new Map() // "entries.3.fi.answer" → [error element, input]
+  let labelledOpen = false // the list of labelled questions, shown or folded
   clear(view, h('h1', null, t('nav_faq')), header, status, tryBox, list, actions, labelledBox, scores)
 
   async function load () {
@@ -258,7 +259,7 @@ export function faqEditorView (app, view) {
     const ro = state.readOnly
     const rows = state.labelled.map((item, index) => h('tr', null,
       h('td', null, languageName(t, item.language)),
-      h('td', { class: 'text' }, item.question, slot(`labelled.${index}.question`, null)),
+      h('td', { class: 'text' }, item.question, labelledSlot(index)),
       h('td', null, item.expected === 'none' ? t('faq_none') : item.expected),
       h('td', null, ro ? null : h('button', { type: 'button', onclick: () => { state.labelled.splice(index, 1); renderLabelled() } },
         t('delete'), h('span', { class: 'sr-only' }, ' ' + item.question)))))
@@ -269,8 +270,10 @@ export function faqEditorView (app, view) {
     clear(labelledBox, h('h2', { id: 'faq-labelled-heading' }, t('faq_labelled_heading')),
       h('p', { class: 'hint' }, t('faq_labelled_intro')),
       state.labelled.length
-        ? h('table', null, h('thead', null, h('tr', null, [t('language'), t('faq_question'), t('faq_expected'), t('actions')].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', null, rows))
+        ? h('details', { class: 'faq-labelled', open: labelledOpen, ontoggle: (e) => { labelledOpen = e.target.open } },
+          h('summary', null, t('faq_labelled_count', { count: state.labelled.length })),
+          h('table', null, h('thead', null, h('tr', null, [t('language'), t('faq_question'), t('faq_expected'), t('actions')].map((c) => h('th', { scope: 'col' }, c)))),
+            h('tbody', null, rows)))
         : h('p', { class: 'empty' }, t('faq_labelled_empty')),
       ro ? null : h('form', { class: 'row', onsubmit: (e) => {
         e.preventDefault()
@@ -280,6 +283,13 @@ export function faqEditorView (app, view) {
       } }, field(t('language'), lang)[0], field(t('faq_question'), question)[0], field(t('faq_expected'), expected)[0],
       h('button', { type: 'submit' }, t('faq_labelled_add'))),
       h('button', { type: 'button', id: 'faq-evaluate', onclick: evaluate }, t('faq_evaluate')))
+  }
+
+  // One place for the errors of a labelled question, whichever of its fields they name.
+  function labelledSlot (index) {
+    const el = slot(`labelled.${index}.question`, null)
+    for (const key of ['language', 'expected', 'labelled']) errorSlots.set(`labelled.${index}.${key}`, [el, null])
+    return el
   }
 
   function entrySelect (id, value) {
