@@ -1,5 +1,6 @@
 """A save in the FAQ editor reaches the assistant on every node (issue 23): two nodes on real
-PostgreSQL and Redis, the save on one, a visitor's socket on the other."""
+PostgreSQL and Redis, the save on one, a visitor's socket on the other; and the review list
+emptied by an erase on PostgreSQL as on SQLite."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 import pytest
 
+from chatserver.services.assistant import faq_review
 from tests.test_faq_editor import ADMIN, ANSWERS, REPAIRS, api, ask, example
 from tests.test_multinode import Site, site, unmigrated_site  # noqa: F401  (fixtures)
 
@@ -35,3 +37,8 @@ async def test_a_save_on_one_node_is_answered_on_the_other(site: Site) -> None: 
     # The figure of docs/bot.md (printed, not asserted): save → answer on the other node.
     print(f"save on node a -> answered on node b: {time.monotonic() - started:.2f} s")
     assert b.ctx.faq.version == saved["version"]
+    # On PostgreSQL too, what the assistant decided goes with the erased conversation.
+    decisions = await faq_review.review_items(a.ctx)
+    assert decisions, "the first question was handed off and is in the review list"
+    assert (await visitor.call("erase", {}))["ok"]
+    assert await faq_review.review_items(a.ctx) == []
