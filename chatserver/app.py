@@ -21,7 +21,7 @@ from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
 from chatserver.services import idle, presence
-from chatserver.services.assistant import bot
+from chatserver.services.assistant import bot, faq_store
 from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
 from chatserver.services.email import outbox, transcripts
@@ -51,6 +51,7 @@ def build_context(settings: Settings, bus: EventBus,
         hasher=make_password_hasher(settings),
         clock=clock or system_clock,
     )
+    ctx.faq = faq_store.LiveFaq(settings)
     if settings.bot.enabled:
         ctx.assistant = bot.FaqAssistant()
     ctx.on_close.append(transcripts.queue_on_close)
@@ -93,7 +94,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.cleanup_ctx.append(_privacy)
     app.cleanup_ctx.append(_email_outbox)
     app.cleanup_ctx.append(_idle_conversations)
+    app.cleanup_ctx.append(_faq)
     return app
+
+
+async def _faq(app: web.Application) -> AsyncIterator[None]:
+    """The FAQ saved in the console, live on this node (services/assistant/faq_store.py)."""
+    async with faq_store.running(app[CONTEXT]):
+        yield
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -50,6 +50,22 @@ DEFAULT_MESSAGES = {
 }
 
 
+class Localised:
+    """A message translated where it is shown, with its parameters (which may be Localised
+    too); str() is the English text, for logs and the command line."""
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        self.msgid, self.params = msgid, params
+
+    def __str__(self) -> str:
+        return self.msgid.format(**{k: str(v) for k, v in self.params.items()})
+
+    def translated(self, translator: Translator, language: str) -> str:
+        return translator.gettext(language, self.msgid).format(**{
+            k: v.translated(translator, language) if isinstance(v, Localised) else v
+            for k, v in self.params.items()})
+
+
 class ServiceError(Exception):
     """A refusal in the contract's terms: a code and an untranslated message with parameters."""
 
@@ -58,6 +74,9 @@ class ServiceError(Exception):
         self.code = code
         self.message = message or DEFAULT_MESSAGES[code]
         self.params = params
+        # The input field the refusal is about, as a path ("entries.2.fi.answer"), for a form
+        # to show the message next to it; sent as the error's "field" when set.
+        self.target: str | None = None
 
     @property
     def http_status(self) -> int:
@@ -67,7 +86,11 @@ class ServiceError(Exception):
         """The error object of the contract, `{"code", "message"}`, in `language`."""
         text = translator.gettext(language, self.message)
         if self.params:
-            text = text.format(**self.params)
+            text = text.format(**{
+                k: v.translated(translator, language) if isinstance(v, Localised) else v
+                for k, v in self.params.items()})
+        if self.target is not None:
+            return {"code": self.code.value, "message": text, "field": self.target}
         return {"code": self.code.value, "message": text}
 
     def ack(self, translator: Translator, language: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory, template_database: Pat
 # ------------------------------------------------------------------ CSRF
 
 UNSAFE = [op for op in OPERATIONS if op.method != "get" and op.access != "public"]
+FAQ_ENTRY = {"id": "hello", "en": {"questions": ["Hi"], "answer": "Hello!"}}
 # A body each unsafe operation accepts, so that a refusal can only be the CSRF check's.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/agents"): {"email": "new@example.fi", "name": "New",
@@ -54,6 +55,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/auth/second-factor/confirm"): {"code": "123456"},
     ("post", "/api/v1/auth/passkeys"): {"handle": "0" * 32, "credential": {}},
     ("post", "/api/v1/auth/verify/passkey"): {"handle": "0" * 32, "credential": {}},
+    ("put", "/api/v1/faq"): {"entries": [FAQ_ENTRY]},
+    ("post", "/api/v1/faq/try"): {"entries": [FAQ_ENTRY], "language": "en", "question": "Hi"},
+    ("post", "/api/v1/faq/evaluate"): {"entries": [FAQ_ENTRY], "labelled": []},
+    ("post", "/api/v1/faq/review/{message_id}"): {"action": "dismiss"},
 }
 # Steps of a login or an enrolment, and passkeys: they succeed only at that step with a fresh
 # code (tests/test_second_factor.py) or with an authenticator's signature
@@ -61,7 +66,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 STEP_ONLY = {("post", "/api/v1/auth/verify"), ("post", "/api/v1/auth/second-factor/confirm"),
              ("post", "/api/v1/auth/passkeys"), ("post", "/api/v1/auth/verify/passkey"),
              ("post", "/api/v1/auth/verify/passkey-options"),
-             ("delete", "/api/v1/auth/passkeys/{passkey_id}")}
+             ("delete", "/api/v1/auth/passkeys/{passkey_id}"),
+             # A question of the assistant's review list exists only with the bot on; that it
+             # succeeds is tested in tests/test_faq_editor.py.
+             ("post", "/api/v1/faq/review/{message_id}")}
 
 
 def test_every_unsafe_operation_with_a_body_has_a_sample() -> None:

@@ -1,4 +1,5 @@
-"""The assistant's commands of `chatserver`: `bot eval FILE` and `bot check`."""
+"""The assistant's commands of `chatserver`: `bot eval FILE`, `bot check`, and `bot export` /
+`bot import`, which move the FAQ between a file and the database (the console's editor)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from chatserver.errors import ServiceError
 from chatserver.settings import ConfigError, Settings
 
 COMMANDS = ("bot",)
@@ -40,6 +42,20 @@ def add_commands(commands: Any) -> None:
     check = actions.add_parser("check", help="read the FAQ file and report problems")
     check.add_argument("--faq", metavar="PATH",
                        help="FAQ file to check instead of the bot.faq_file setting")
+    export = actions.add_parser(
+        "export", help="write the FAQ saved in the database (the console's editor) as an FAQ "
+        "file; the shipped example when none is saved")
+    export.add_argument("--output", "-o", metavar="PATH",
+                        help="file to write (default: standard output)")
+    export.add_argument("--labelled", metavar="PATH",
+                        help="also write its labelled questions to this file "
+                        "(LANGUAGE<TAB>QUESTION<TAB>ENTRY_ID or none)")
+    imported = actions.add_parser(
+        "import", help="store an FAQ file in the database as the new version the console "
+        "edits (audited); used once bot.faq_file is empty")
+    imported.add_argument("file", metavar="PATH", help="the FAQ file (TOML, docs/bot.md)")
+    imported.add_argument("--labelled", metavar="PATH",
+                          help="its labelled questions (default: keep the saved ones)")
 
 
 def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -51,9 +67,57 @@ def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     return settings.model_copy(update={"bot": bot})
 
 
+def _move(settings: Settings, args: argparse.Namespace) -> None:
+    """`bot export` and `bot import`: the database's FAQ, whatever bot.faq_file says."""
+    from chatserver.cli.context import with_context
+    from chatserver.services.assistant import faq_store
+
+    database = settings.model_copy(update={"bot": settings.bot.model_copy(
+        update={"faq_file": ""})})
+
+    out: dict[str, str] = {}
+    path, raw, labelled = Path(getattr(args, "file", "") or "."), "", None
+    if args.action == "import":
+        try:
+            raw = path.read_text(encoding="utf-8")
+            labelled = (Path(args.labelled).read_text(encoding="utf-8") if args.labelled
+                        else None)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SystemExit(f"error: {exc}") from None
+
+    async def work(ctx: Any) -> None:
+        store = ctx.faq = faq_store.LiveFaq(database)
+        if args.action == "export":
+            await store.refresh(ctx)
+            out["faq"], out["labelled"] = (faq_store.export_toml(ctx),
+                                           faq_store.export_labelled(ctx))
+            return
+        saved = await faq_store.import_toml(ctx, raw, str(path), labelled)
+        print(f"{path}: stored as FAQ version {saved['version']} "
+              f"({saved['after']['right']}/{saved['after']['total']} labelled questions right)")
+
+    try:
+        with_context(database, work)
+    except (ConfigError, OSError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except ServiceError as exc:
+        raise SystemExit(f"error: {exc.message.format(**exc.params)}") from None
+    if args.action == "export":
+        if args.output:
+            Path(args.output).write_text(out["faq"], encoding="utf-8")
+        else:
+            print(out["faq"], end="")
+        if args.labelled:
+            Path(args.labelled).write_text(out["labelled"], encoding="utf-8")
+
+
 def run(settings: Settings, args: argparse.Namespace) -> None:
     from chatserver.services.assistant import bot
     from chatserver.services.assistant import evaluation as bot_eval
+
+    if args.action in ("export", "import"):
+        _move(settings, args)
+        return
 
     settings = _with_overrides(settings, args)
     path = Path(getattr(args, "file", "") or ".")

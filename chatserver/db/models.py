@@ -329,3 +329,46 @@ class Note(SQLModel, table=True):
     # The writer's retry key, so a note resent after a reconnect is stored once.
     client_key: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- the FAQ editor (issue 23)
+# The FAQ edited in the console, one row per save, and what the assistant decided about each
+# visitor message (the review list, and what the agent who takes over sees). Migration 0006.
+
+
+class FaqVersion(SQLModel, table=True):
+    """One saved version of the FAQ edited in the console; the newest is live on every node
+    (services/assistant/faq_store.py). Only the newest `faq_store.KEEP_VERSIONS` are kept."""
+
+    __tablename__ = "faq_version"
+    id: int | None = Field(default=None, primary_key=True)
+    saved_at: datetime = Field(default_factory=utcnow)
+    saved_by: int | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("agent.id", ondelete="SET NULL"), nullable=True),
+    )
+    # JSON: the entries in the FAQ file's shape ([{"id", "disabled"?, "fi": {...}, ...}]).
+    entries: str = Field(sa_column=Column(Text, nullable=False))
+    # JSON: the labelled questions [{"language", "question", "expected"}] ("none": hand off).
+    labelled: str = Field(default="[]", sa_column=Column(Text, nullable=False,
+                                                         server_default="[]"))
+
+
+class BotDecision(SQLModel, table=True):
+    """What the assistant did with one visitor message. Deleted with the message (and its
+    conversation), so the review list disappears with the conversations it comes from."""
+
+    __tablename__ = "bot_decision"
+    message_id: str = Field(sa_column=Column(
+        String(32), ForeignKey("message.id", ondelete="CASCADE"), primary_key=True))
+    conversation_id: str = Field(sa_column=Column(
+        String(32), ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False,
+        index=True))
+    language: str = Field(max_length=5)
+    kind: str = Field(max_length=10)  # answer | choices | unsure | handoff
+    entry_id: str | None = Field(default=None, max_length=64)  # the best entry, if any
+    confidence: float = Field(default=0.0)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    # "" (not reviewed), "dismissed", "example" or "labelled": what an admin did with it.
+    reviewed: str = Field(default="", sa_column=Column(String(10), nullable=False,
+                                                       server_default=""))

@@ -17,6 +17,7 @@ from chatserver.http.admin import AgentPatch, CannedIn, PasswordIn
 from chatserver.http.api import NewAgent
 from chatserver.http.auth import CodeBody, LoginBody
 from chatserver.http.dsar import EmailRequest
+from chatserver.http.faq import FaqEvaluate, FaqSave, FaqTry, ReviewAction
 from chatserver.http.offline import HandledIn, ReplyIn
 from chatserver.http.openapi_schemas import RESPONSES
 from chatserver.http.passkeys import PasskeyAssertion, PasskeyRegistration
@@ -209,6 +210,20 @@ OPERATIONS = (
                      "limit": LIMIT}),
     Operation("get", "/api/v1/retention", "Retention periods in force", "admin"),
     Operation("get", "/api/v1/openapi.json", "This document", "public"),
+    Operation("get", "/api/v1/faq", "The FAQ in use, where it comes from, its labelled "
+              "questions", "admin"),
+    Operation("put", "/api/v1/faq", "Save the FAQ as the new live version (audited)", "admin",
+              body=FaqSave, errors=(409,)),
+    Operation("post", "/api/v1/faq/try", "Which entry answers a question, in a draft and live",
+              "admin", body=FaqTry),
+    Operation("post", "/api/v1/faq/evaluate",
+              "The labelled questions against the live FAQ and a draft", "admin",
+              body=FaqEvaluate),
+    Operation("get", "/api/v1/faq/review",
+              "Questions the assistant handed off or was unsure of (audited)", "admin"),
+    Operation("post", "/api/v1/faq/review/{message_id}",
+              "Add a reviewed question to the FAQ or the labelled questions, or dismiss it",
+              "admin", body=ReviewAction, errors=(409,)),
 )
 
 def error_statuses(op: Operation) -> list[int]:
@@ -237,7 +252,10 @@ _ERROR = {
             "type": "object",
             "required": ["code", "message"],
             "properties": {"code": {"enum": [c.value for c in Code]},
-                           "message": {"type": "string"}},
+                           "message": {"type": "string"},
+                           "field": {"type": "string",
+                                     "description": "the input field it is about, when one "
+                                     "is (the FAQ editor: entries.2.fi.answer)"}},
         },
     },
 }

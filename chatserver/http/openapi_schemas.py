@@ -54,11 +54,16 @@ CONVERSATION = obj(
 NOTE = obj({"id": HEX_ID, "conversation_id": HEX_ID, "after_seq": {"type": "integer"},
             "author": obj({"kind": {"const": "agent"}}, {"name": STRING}),
             "text": STRING, "created_at": TIME})
+# What the FAQ assistant did in a conversation (while it is on; docs/protocol.md).
+ASSISTANT_ACTION = obj({"seq": {"type": "integer"}, "message_id": HEX_ID,
+                        "kind": {"enum": ["answer", "choices", "unsure", "handoff"]},
+                        "entry_id": MAYBE_STRING, "title": MAYBE_STRING,
+                        "confidence": {"type": "number"}})
 CONVERSATION_WITH_MESSAGES: Schema = {
     **CONVERSATION,
     "required": [*CONVERSATION["required"], "messages", "notes"],
     "properties": {**CONVERSATION["properties"], "messages": array(MESSAGE),
-                   "notes": array(NOTE)},
+                   "notes": array(NOTE), "assistant": array(ASSISTANT_ACTION)},
 }
 SEARCH_RESULT = obj({"kind": {"enum": ["message", "note"]}, "id": HEX_ID,
                      "conversation_id": HEX_ID, "seq": {"type": "integer"},
@@ -113,6 +118,22 @@ EXPORT = obj({"format": STRING, "email": STRING, "exported_at": TIME,
 COUNTS = obj({"conversations": {"type": "integer"}, "offline_messages": {"type": "integer"},
               "emails": {"type": "integer"}})
 DAYS: Schema = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
+
+# The FAQ editor (issue 23): entries in the FAQ file's shape, labelled questions, scores.
+LABELLED = obj({"language": LANGUAGE, "question": STRING, "expected": STRING})
+SCORE = obj({"languages": {"type": "object", "additionalProperties": obj(
+    {"right": {"type": "integer"}, "wrong": {"type": "integer"},
+     "handed_off": {"type": "integer"}})},
+    "right": {"type": "integer"}, "total": {"type": "integer"}, "misses": array(OBJECT)})
+OUTCOME = obj({"kind": {"enum": ["answer", "choices", "unsure", "handoff"]},
+               "entry_id": MAYBE_STRING, "title": MAYBE_STRING, "confidence": {"type": "number"},
+               "answer": MAYBE_STRING,
+               "candidates": array(obj({"id": STRING, "title": STRING,
+                                        "coverage": {"type": "number"}}))})
+SAVED = {"version": {"type": "integer"}, "before": SCORE, "after": SCORE}
+REVIEW_ITEM = obj({"id": HEX_ID, "language": LANGUAGE, "kind": STRING, "entry_id": MAYBE_STRING,
+                   "confidence": {"type": "number"}, "created_at": TIME, "text": STRING,
+                   "flags": array({"enum": ["email", "phone", "digits"]})})
 
 # The success body of each operation, by (method, path).
 RESPONSES: dict[tuple[str, str], Schema] = {
@@ -176,6 +197,19 @@ RESPONSES: dict[tuple[str, str], Schema] = {
     ("get", "/api/v1/retention"): ok(
         retention_days=DAYS,
         collected=obj({"user_agent": {"type": "boolean"}, "page_url": {"type": "boolean"}})),
+    ("get", "/api/v1/faq"): ok(
+        source={"enum": ["file", "database", "example"]}, read_only={"type": "boolean"},
+        read_only_reason=MAYBE_STRING, version={"type": ["integer", "null"]},
+        saved_at=MAYBE_TIME, saved_by=MAYBE_STRING, entries=array(OBJECT),
+        labelled=array(LABELLED)),
+    ("put", "/api/v1/faq"): ok(**SAVED),
+    ("post", "/api/v1/faq/try"): ok(draft=OUTCOME, live=OUTCOME),
+    ("post", "/api/v1/faq/evaluate"): ok(before=SCORE, after=SCORE),
+    ("get", "/api/v1/faq/review"): ok(groups=array(obj(
+        {"entry_id": MAYBE_STRING, "title": MAYBE_STRING, "wording": MAYBE_STRING,
+         "items": array(REVIEW_ITEM)}))),
+    ("post", "/api/v1/faq/review/{message_id}"): ok(
+        saved={"oneOf": [{"type": "null"}, obj(SAVED)]}),
     ("get", "/api/v1/openapi.json"): obj({"openapi": STRING, "info": {"type": "object"},
                                           "paths": {"type": "object"}}),
 }

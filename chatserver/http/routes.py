@@ -10,6 +10,7 @@ from chatserver.http import (
     auth,
     console,
     dsar,
+    faq,
     offline,
     openapi,
     ops,
@@ -82,3 +83,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/audit", admin_api.list_audit)
     app.router.add_get("/api/v1/retention", admin_api.retention)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
+    # The FAQ editor and the review list (docs/bot.md).
+    app.router.add_get("/api/v1/faq", faq.get_faq)
+    app.router.add_put("/api/v1/faq", faq.save_faq)
+    app.router.add_post("/api/v1/faq/try", faq.try_faq)
+    app.router.add_post("/api/v1/faq/evaluate", faq.evaluate_faq)
+    app.router.add_get("/api/v1/faq/review", faq.review_list)
+    app.router.add_post("/api/v1/faq/review/{message_id}", faq.review_act)

@@ -36,6 +36,7 @@ from chatserver.services import (
     queue,
     routing,
 )
+from chatserver.services.assistant import faq_store
 from chatserver.services.context import Context
 from chatserver.services.events import (
     AGENT_NS,
@@ -207,7 +208,16 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
 
     async def on_claim(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(ConversationRef, data)
-        return ok(conversation=await routing.claim(self.ctx, conn.me, payload.conversation_id))
+        conversation = await routing.claim(self.ctx, conn.me, payload.conversation_id)
+        return ok(conversation=conversation,
+                  **await self._assistant_actions(payload.conversation_id))
+
+    async def _assistant_actions(self, conversation_id: str) -> dict[str, Any]:
+        """`assistant`: what the FAQ assistant did in the conversation, while it is on
+        (docs/protocol.md); read after the service let this agent see the conversation."""
+        if self.ctx.assistant is None:
+            return {}
+        return {"assistant": await faq_store.assistant_actions(self.ctx, conversation_id)}
 
     async def on_message(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(AgentMessage, data)
@@ -235,8 +245,9 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
 
     async def on_history(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(AgentHistory, data)
-        return ok(**await conversations.agent_history(
-            self.ctx, conn.me, payload.conversation_id, payload.after_seq))
+        history = await conversations.agent_history(
+            self.ctx, conn.me, payload.conversation_id, payload.after_seq)
+        return ok(**history, **await self._assistant_actions(payload.conversation_id))
 
     async def on_note(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(AgentNote, data)

@@ -76,6 +76,9 @@ class Context:
     assistant: Assistant | None = field(default=None)
     # Run when a conversation closes, in its transaction (see CloseHook).
     on_close: list[CloseHook] = field(default_factory=list)
+    # The FAQ the assistant answers from, live on this node (services/assistant/faq_store.py
+    # `LiveFaq`, wired by app.build_context); the chat core never reads it.
+    faq: Any | None = field(default=None)
 
     @property
     def record_key(self) -> bytes:

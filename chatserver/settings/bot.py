@@ -23,9 +23,11 @@ class BotSettings(Section):
         "answers what it can from faq_file and hands the visitor to a person otherwise. "
         "false queues new conversations for an agent at once.")
     faq_file: str = Field(
-        "", description="The operator's FAQ (TOML, see docs/bot.md). Empty uses the example "
-        "FAQ of a small web shop shipped with chatserver (chatserver/faq/example_shop.toml). "
-        "A malformed file stops start-up with an error naming the entry and the line.")
+        "", description="The operator's FAQ (TOML, see docs/bot.md). When set, the file is "
+        "the source and the console's FAQ editor shows it read-only. Empty uses the FAQ saved "
+        "in the console's editor, or, until one is saved, the example FAQ of a small web shop "
+        "shipped with chatserver (chatserver/faq/example_shop.toml). A malformed file stops "
+        "start-up with an error naming the entry and the line.")
     threshold: float = Field(
         0.7, ge=0.0, le=1.0, description="Least confidence (0..1, the probability that the "
         "best entry is right) for the assistant to answer; below it the assistant offers "
@@ -42,6 +44,10 @@ class BotSettings(Section):
     privacy_answers: bool = Field(
         True, description="Answer questions about the visitor's data (what is stored, for how "
         "long, where, who can read it, how to delete it) from the live privacy notice.")
+    reload_seconds: float = Field(
+        1.0, ge=0.1, le=60.0, description="How often each node checks (one small query) "
+        "whether an admin saved a new version of the FAQ in the console; a save reaches every "
+        "node within this time.")
 
     @property
     def faq_path(self) -> Path:

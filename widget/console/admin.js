@@ -3,6 +3,8 @@
 import { h, clear, field } from './dom.js'
 import { api, query } from './api.js'
 import { languageName, formatTime } from './format.js'
+import { faqEditorView } from './faq_editor.js'
+import { faqReviewView } from './faq_review.js'
 
 const LANGS = ['fi', 'sv', 'en']
 
@@ -11,7 +13,9 @@ export const ADMIN_VIEWS = {
   '/console/admin/canned': { label: 'nav_canned', render: cannedView },
   '/console/admin/requests': { label: 'nav_requests', render: requestsView },
   '/console/admin/audit': { label: 'nav_audit', render: auditView },
-  '/console/admin/privacy': { label: 'nav_privacy', render: privacyView }
+  '/console/admin/privacy': { label: 'nav_privacy', render: privacyView },
+  '/console/admin/faq': { label: 'nav_faq', render: faqEditorView },
+  '/console/admin/faq-review': { label: 'nav_faq_review', render: faqReviewView }
 }
 
 function langSelect (t, id, value) {

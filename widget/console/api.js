@@ -32,8 +32,10 @@ export async function api (method, path, body) {
     if (response.status === 401 && session.onUnauthorized && !path.startsWith('/auth/')) {
       session.onUnauthorized(error.message)
     }
-    throw new ApiError(response.status, error.code || 'unavailable',
+    const failure = new ApiError(response.status, error.code || 'unavailable',
       error.message || session.t('error_generic'))
+    failure.field = error.field || null // the input it is about, when the server names one
+    throw failure
   }
   return data
 }

@@ -132,6 +132,7 @@ export class ChatsView {
       if (!ack.ok) return
       for (const n of ack.notes || []) this.mergeNote(chat, n)
       if (ack.earlier) chat.earlier = ack.earlier
+      if (ack.assistant) chat.assistant = ack.assistant
       if (!ack.messages.length) return
       for (const m of ack.messages) this.merge(chat, m, false)
     }
@@ -311,6 +312,7 @@ export class ChatsView {
     if (!ack.ok) return this.app.notify(ack.error.message || this.t('error_offline'))
     const chat = this.chats.get(id) || this.addChat(ack.conversation, [])
     chat.conv = ack.conversation
+    if (ack.assistant) chat.assistant = ack.assistant
     for (const m of ack.conversation.messages) this.merge(chat, m, false)
     this.left.add(id)
     this.queue = this.queue.filter((c) => c.id !== id)

@@ -7,6 +7,7 @@ import { h, clear, field } from './dom.js'
 import { messageItem, languageName, shortId, formatTime, authorLabel } from './format.js'
 import { showUnread } from './unread.js'
 import { help } from './shortcuts.js'
+import { assistantActions } from './faq_actions.js'
 
 export const rendering = {
   isMounted () {
@@ -153,6 +154,7 @@ export const rendering = {
     this.el.noteButton = h('button', { type: 'submit' }, t('add_note'))
     this.el.send = h('button', { type: 'submit', class: 'primary' }, t('send'))
     this.el.cannedSelect = h('select', { id: 'canned', onchange: () => this.pickCanned(chat) })
+    this.el.assistant = h('div', { class: 'assistant-actions' })
     this.el.log = h('ol', { class: 'log', 'aria-label': t('messages'), 'aria-live': 'polite', tabindex: '0' })
     this.el.typing = h('p', { class: 'typing', 'aria-live': 'polite' })
     this.el.actions = h('div', { class: 'chat-actions' })
@@ -163,7 +165,7 @@ export const rendering = {
         h('button', { type: 'button', class: 'pane-nav', onclick: () => this.showPane('list') }, t('back_to_list')),
         h('h2', { id: 'chat-heading' }, t('chat_with', { id: shortId(conv.id) })),
         h('button', { type: 'button', class: 'pane-nav', id: 'show-details', onclick: () => this.showPane('details', 'details-heading') }, t('details'))),
-      this.el.log, this.el.typing, this.el.pendingList = h('ul', { class: 'pending' }),
+      this.el.assistant, this.el.log, this.el.typing, this.el.pendingList = h('ul', { class: 'pending' }),
       this.el.note, this.el.dismiss,
       h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); this.send() } },
         field(t('reply_to', { name }), area, t('composer_hint'))[0],
@@ -236,6 +238,11 @@ export const rendering = {
     }
     while (n < notes.length) items.push(noteItem(this.t, notes[n++], this.app.lang))
     clear(this.el.log, items)
+    // What the FAQ assistant did before the hand-off (faq_actions.js), so no one asks again.
+    if (this.el.assistant && this.el.assistant.dataset.count !== String((chat.assistant || []).length)) {
+      this.el.assistant.dataset.count = String((chat.assistant || []).length)
+      clear(this.el.assistant, assistantActions(this.t, chat.assistant))
+    }
     this.renderPending()
     this.scrollLog()
   },

@@ -2,6 +2,7 @@
 import { h, clear, field } from './dom.js'
 import { api, query } from './api.js'
 import { messageItem, languageName, shortId, formatTime, authorLabel } from './format.js'
+import { assistantActions } from './faq_actions.js'
 
 // History: closed conversations newest first, or, with words, a full-text search of stored
 // messages and notes (GET /api/v1/search) with date and language filters; each result shows
@@ -75,6 +76,7 @@ export function historyView (app, view) {
       clear(detail,
         h('h2', { id: 'transcript-heading', tabindex: '-1' }, t('chat_with', { id: shortId(id) })),
         h('p', null, languageName(t, conversation.language), ' · ', formatTime(conversation.created_at, app.lang, true)),
+        assistantActions(t, conversation.assistant),
         h('ol', { class: 'log' }, items))
       detail.querySelector('h2').focus()
     } catch (e) {

@@ -29,6 +29,7 @@ from chatserver.package_data import data_path
 from chatserver.services import presence, queue
 from chatserver.services.assistant import confidence as bot_confidence
 from chatserver.services.assistant import faq as bot_faq
+from chatserver.services.assistant import faq_review
 from chatserver.services.assistant import privacy_answers as bot_privacy
 from chatserver.services.assistant.match import Document, Index
 from chatserver.services.assistant.text import words_of
@@ -137,6 +138,8 @@ def build(entries: list[bot_faq.Entry], privacy_answers: bool = True) -> Knowled
     titles: dict[tuple[str, str], str] = {}
     documents: dict[str, list[Document]] = {language: [] for language in LANGUAGES}
     for entry in entries:
+        if entry.disabled:
+            continue
         for language, part in entry.languages.items():
             answers[(entry.id, language)] = part.answer
             titles[(entry.id, language)] = part.label
@@ -173,11 +176,19 @@ def asks_about_bot(text: str) -> bool:
     return any(word in exact or word.startswith(beginnings) for word in words_of(text))
 
 
-def decide(settings: Settings, language: str, text: str) -> Decision:
+def live(ctx: Context) -> Knowledge:
+    """The FAQ this node answers from: the newest version saved in the console, or the file
+    (services/assistant/faq_store.py); the file alone when nothing wired a store."""
+    store = ctx.faq
+    return store.knowledge() if store is not None else knowledge(ctx.settings)
+
+
+def decide(settings: Settings, language: str, text: str,
+           known: Knowledge | None = None) -> Decision:
     """The best FAQ entry when the assistant is sure enough; a few entries to choose from when
     it is less sure; else unsure. Asking for a person wins over everything but a question
-    about whether a person is answering (privacy.bot)."""
-    known = knowledge(settings)
+    about whether a person is answering (privacy.bot). `known` defaults to the file's FAQ."""
+    known = known or knowledge(settings)
     if wants_person(language, text):
         if asks_about_bot(text) and (BOT_QUESTION, language) in known.titles:
             return Decision("answer", BOT_QUESTION, 1.0)  # its answer offers the hand-off
@@ -196,9 +207,9 @@ def decide(settings: Settings, language: str, text: str) -> Decision:
     return Decision("unsure", best, sure.answer)
 
 
-def chosen(settings: Settings, language: str, choice: str | None) -> Decision | None:
+def chosen(known: Knowledge, language: str, choice: str | None) -> Decision | None:
     """The visitor picked `choice` from the offered ones: answer it, if the FAQ has it."""
-    if choice is None or (choice, language) not in knowledge(settings).titles:
+    if choice is None or (choice, language) not in known.titles:
         return None
     return Decision("answer", choice, 1.0)
 
@@ -206,7 +217,7 @@ def chosen(settings: Settings, language: str, choice: str | None) -> Decision | 
 def _choices(ctx: Context, language: str, choices: tuple[str, ...]) -> tuple[str, Hints]:
     """"Did you mean…?": the text lists the titles (so history and transcripts read well); the
     live event also carries them as buttons, with "talk to a person"."""
-    titles = [knowledge(ctx.settings).titles[(entry_id, language)] for entry_id in choices]
+    titles = [live(ctx).titles[(entry_id, language)] for entry_id in choices]
     text = "\n".join([_t(ctx, language, CHOICES_INTRO), *(f"• {title}" for title in titles),
                       _t(ctx, language, CHOICES_OUTRO)])
     return text, {"choices": [{"id": entry_id, "title": title}
@@ -217,7 +228,7 @@ def _choices(ctx: Context, language: str, choices: tuple[str, ...]) -> tuple[str
 def answer_text(ctx: Context, language: str, entry_id: str) -> tuple[str, list[str]]:
     if entry_id in bot_privacy.IDS:
         return bot_privacy.answer(ctx, language, entry_id)
-    return knowledge(ctx.settings).answers[(entry_id, language)], []
+    return live(ctx).answers[(entry_id, language)], []
 
 
 def _t(ctx: Context, language: str, msgid: str) -> str:
@@ -243,8 +254,9 @@ async def after_visitor_message(ctx: Context, visitor: Visitor, conversation_id:
     if opened and sid is not None:
         # The socket enters the room now, so it hears the greeting before the ack arrives.
         await ctx.bus.join_conversation(sid, conversation_id)
-    decision = chosen(ctx.settings, visitor.language, choice) or \
-        decide(ctx.settings, visitor.language, text)
+    known = live(ctx)
+    decision = chosen(known, visitor.language, choice) or \
+        decide(ctx.settings, visitor.language, text, known)
     online = decision.kind not in ("answer", "choices") and await presence.is_online(ctx)
     now = ctx.clock()
     said: list[tuple[Message, Hints]] = []
@@ -255,6 +267,8 @@ async def after_visitor_message(ctx: Context, visitor: Visitor, conversation_id:
             .returning(col(Conversation.id)))).first()
         if locked is None:
             return None  # claimed, queued or closed meanwhile: the bot stays quiet
+        await faq_review.record(ctx, session, conversation_id, visitor.language, decision.kind,
+                                decision.entry_id, decision.confidence)
         if opened and ctx.settings.bot.greeting:
             said.append((await _say(ctx, session, conversation_id,
                                     _t(ctx, visitor.language, GREETING)), {}))

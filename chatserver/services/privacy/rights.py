@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import (
     Agent,
     AuditEvent,
+    BotDecision,
     Conversation,
     Message,
     OfflineMessage,
@@ -109,6 +110,9 @@ async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
     for c in found.conversations:
         messages = (await session.exec(select(Message).where(Message.conversation_id == c.id)
                                        .order_by(col(Message.seq)))).all()
+        # What the FAQ assistant decided about each message (docs/bot.md): stored about it too.
+        decisions = (await session.exec(select(BotDecision).where(
+            BotDecision.conversation_id == c.id).order_by(col(BotDecision.created_at)))).all()
         items.append({
             "id": c.id, "state": c.state, "language": c.language,
             "agent": agent_names.get(c.agent_id) if c.agent_id else None,
@@ -122,6 +126,9 @@ async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
             "messages": [message_view(m) for m in messages],
             # Agents' private notes: personal data about the visitor too (notes.py).
             "notes": [note_view(n) for n in await notes.of_conversation(session, c.id)],
+            "assistant": [{"message_id": d.message_id, "kind": d.kind, "entry_id": d.entry_id,
+                           "confidence": d.confidence, "created_at": iso(d.created_at),
+                           "reviewed": d.reviewed} for d in decisions],
         })
     return {
         "format": EXPORT_FORMAT,
