@@ -20,7 +20,7 @@ from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
-from chatserver.services import idle, presence
+from chatserver.services import idle, presence, reports
 from chatserver.services.assistant import bot
 from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.cleanup_ctx.append(_privacy)
     app.cleanup_ctx.append(_email_outbox)
     app.cleanup_ctx.append(_idle_conversations)
+    app.cleanup_ctx.append(_reports)
     return app
 
 
@@ -156,6 +157,12 @@ async def _email_outbox(app: web.Application) -> AsyncIterator[None]:
 async def _idle_conversations(app: web.Application) -> AsyncIterator[None]:
     """Closes conversations idle for chat.idle_close_minutes (services/idle.py)."""
     async with idle.running(app[CONTEXT]):
+        yield
+
+
+async def _reports(app: web.Application) -> AsyncIterator[None]:
+    """Counts closed conversations into the anonymous reports (services/reports.py)."""
+    async with reports.running(app[CONTEXT]):
         yield
 
 

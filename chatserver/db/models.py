@@ -9,7 +9,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -178,6 +187,9 @@ class Conversation(SQLModel, table=True):
     # Optional metadata, stored only when the operator turns it on (and the notice says so).
     user_agent: str | None = Field(default=None, max_length=500)
     page_url: str | None = Field(default=None, max_length=2000)
+    # When the reports' worker counted it into report_hour (services/reports.py), so that it is
+    # counted exactly once (issue 22).
+    reported_at: datetime | None = Field(default=None, index=True)
 
 
 class Message(SQLModel, table=True):
@@ -299,3 +311,56 @@ class Erasure(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, index=True)
     kind: str = Field(max_length=20)  # conversation | offline_message | email | address
     target: str = Field(max_length=64)
+
+
+# --- Reports, satisfaction ratings (issue 22) -------------------------------------------------
+
+
+class ConversationRating(SQLModel, table=True):
+    """The visitor's answer to "How did we do?" when the chat ended: a score of 1 to 5 and an
+    optional comment, both optional. Deleted with its conversation (erase, purge)."""
+
+    __tablename__ = "conversation_rating"
+    conversation_id: str = Field(
+        sa_column=Column(ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True)
+    )
+    score: int | None = Field(default=None)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    rated_at: datetime = Field(default_factory=utcnow)
+
+
+# The fixed upper bounds (seconds) of the histograms in report_hour, as Prometheus keeps them;
+# the last bucket ("inf") holds everything longer. Changing them needs a migration.
+WAIT_BOUNDS = (10, 30, 60, 120, 300, 600, 1800)
+DURATION_BOUNDS = (60, 300, 600, 1200, 1800, 3600, 7200)
+REPORT_KEYS = ("day", "hour", "language", "agent_id")
+REPORT_COUNTERS = (
+    "started", "handed_off", "claimed", "assistant_solved", "closed", "offline_messages",
+    "messages_visitor", "messages_agent", "messages_bot", "messages_system",
+    "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
+)
+
+
+def histogram_columns(name: str, bounds: tuple[int, ...]) -> list[str]:
+    return [f"{name}_{bound}" for bound in bounds] + [f"{name}_inf"]
+
+
+REPORT_HISTOGRAMS = {
+    "wait": histogram_columns("wait", WAIT_BOUNDS),
+    "first_response": histogram_columns("first_response", WAIT_BOUNDS),
+    "duration": histogram_columns("duration", DURATION_BOUNDS),
+}
+REPORT_VALUES = REPORT_COUNTERS + tuple(
+    column for columns in REPORT_HISTOGRAMS.values() for column in columns)
+
+# Anonymous counters per local day and hour (`time_zone`), language and agent (0: none): no
+# text, no address, no conversation id (docs/privacy.md, "Reports"). One wide row per key keeps
+# a two-year report to a few tens of thousands of rows.
+report_hour = Table(
+    "report_hour", SQLModel.metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD in time_zone
+    Column("hour", Integer, primary_key=True, autoincrement=False),
+    Column("language", String(5), primary_key=True),
+    Column("agent_id", Integer, primary_key=True, autoincrement=False),
+    *[Column(name, Integer, nullable=False, server_default="0") for name in REPORT_VALUES],
+)

@@ -193,6 +193,13 @@ OPERATIONS = (
                                                 "maximum": 10**18 - 1})),
                      "limit": LIMIT}),
     Operation("get", "/api/v1/retention", "Retention periods in force", "admin"),
+    Operation("get", "/api/v1/reports",
+              "Anonymous report figures (an agent gets their own)", "agent",
+              query={"from": Param("first day (in time_zone); default 29 days before `to`",
+                                   _or_empty({"type": "string", "format": "date"})),
+                     "to": Param("last day (in time_zone); default today",
+                                 _or_empty({"type": "string", "format": "date"})),
+                     "language": _enum("fi, sv or en", *LANGUAGES)}),
     Operation("get", "/api/v1/openapi.json", "This document", "public"),
 )
 

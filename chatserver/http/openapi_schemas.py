@@ -102,6 +102,24 @@ EXPORT = obj({"format": STRING, "email": STRING, "exported_at": TIME,
               "access_log": array(obj({"at": TIME, "action": STRING}))})
 COUNTS = obj({"conversations": {"type": "integer"}, "offline_messages": {"type": "integer"},
               "emails": {"type": "integer"}})
+# The figures of GET /api/v1/reports (services/reports.py `_summary`).
+NUMBER_OR_NULL: Schema = {"type": ["number", "null"]}
+HISTOGRAM = obj({"count": {"type": "integer"}, "p50": NUMBER_OR_NULL, "p90": NUMBER_OR_NULL,
+                 "buckets": array({"type": "integer"})})
+FIGURES = obj({"started": {"type": "integer"}, "handed_off": {"type": "integer"},
+               "claimed": {"type": "integer"}, "assistant_solved": {"type": "integer"},
+               "closed": {"type": "integer"}, "offline_messages": {"type": "integer"},
+               "messages": {"type": "object"}, "wait": HISTOGRAM, "first_response": HISTOGRAM,
+               "duration": HISTOGRAM, "ratings": {"type": "object"},
+               "rating_average": NUMBER_OR_NULL})
+REPORT = obj({"from": {"type": "string", "format": "date"},
+              "to": {"type": "string", "format": "date"},
+              "language": {"type": ["string", "null"]}, "agent_id": {"type": ["integer", "null"]},
+              "time_zone": STRING, "bounds": {"type": "object"}, "total": FIGURES,
+              "days": array({"allOf": [FIGURES, obj({"day": STRING})]}),
+              "heatmap": array(array({"type": "integer"})),
+              "agents": array({"allOf": [FIGURES, obj({"agent_id": {"type": "integer"},
+                                                       "name": STRING})]})})
 DAYS: Schema = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
 
 # The success body of each operation, by (method, path).
@@ -165,6 +183,7 @@ RESPONSES: dict[tuple[str, str], Schema] = {
     ("get", "/api/v1/retention"): ok(
         retention_days=DAYS,
         collected=obj({"user_agent": {"type": "boolean"}, "page_url": {"type": "boolean"}})),
+    ("get", "/api/v1/reports"): ok(report=REPORT),
     ("get", "/api/v1/openapi.json"): obj({"openapi": STRING, "info": {"type": "object"},
                                           "paths": {"type": "object"}}),
 }

@@ -16,6 +16,7 @@ from chatserver.http import (
     passkeys,
     privacy,
     public,
+    reports,
     widget,
 )
 
@@ -80,4 +81,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/api/v1/canned-responses/{canned_id}", admin_api.delete_canned)
     app.router.add_get("/api/v1/audit", admin_api.list_audit)
     app.router.add_get("/api/v1/retention", admin_api.retention)
+    app.router.add_get("/api/v1/reports", reports.get_reports)  # issue 22
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)

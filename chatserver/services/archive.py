@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit
+from chatserver.services import audit, reports
 from chatserver.services.context import Context
 from chatserver.services.views import agent_conversation_view, message_view
 
@@ -62,7 +62,9 @@ async def read_conversation(ctx: Context, reader: Agent, conversation_id: str) -
         ).all()
         audit.record(ctx, session, "conversation.read", actor_kind="agent", actor_id=reader.id,
                      target_kind="conversation", target_id=conversation_id, via="api")
+        rating = await reports.rating_of(session, conversation_id)
     return {
         **agent_conversation_view(conversation, agent),
+        "rating": rating,
         "messages": [message_view(m) for m in messages],
     }
