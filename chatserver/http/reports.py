@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -37,7 +37,12 @@ async def get_reports(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     today = ctx.clock().astimezone(ZoneInfo(ctx.settings.time_zone)).date()
     end = _day(request.query.get("to"), "to", today)
-    start = _day(request.query.get("from"), "from", end - timedelta(days=DEFAULT_DAYS - 1))
+    start = _day(request.query.get("from"), "from",
+                 date.fromordinal(max(1, end.toordinal() - DEFAULT_DAYS + 1)))
+    # Every well-formed range is answered: reversed, it is read the right way round; longer
+    # than the counters can be kept, it is cut to its last reports.MAX_DAYS days.
+    start, end = min(start, end), max(start, end)
+    start = max(start, date.fromordinal(max(1, end.toordinal() - reports.MAX_DAYS)))
     language = request.query.get("language") or None
     if language is not None and language not in LANGUAGES:
         raise ServiceError(Code.INVALID_INPUT, _("“{field}” must be one of: {choices}."),

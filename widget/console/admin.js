@@ -3,6 +3,7 @@
 import { h, clear, field } from './dom.js'
 import { api, query } from './api.js'
 import { languageName, formatTime } from './format.js'
+import { reportsView } from './reports.js'
 
 const LANGS = ['fi', 'sv', 'en']
 
@@ -11,7 +12,8 @@ export const ADMIN_VIEWS = {
   '/console/admin/canned': { label: 'nav_canned', render: cannedView },
   '/console/admin/requests': { label: 'nav_requests', render: requestsView },
   '/console/admin/audit': { label: 'nav_audit', render: auditView },
-  '/console/admin/privacy': { label: 'nav_privacy', render: privacyView }
+  '/console/admin/privacy': { label: 'nav_privacy', render: privacyView },
+  '/console/admin/reports': { label: 'nav_reports', render: reportsView }
 }
 
 function langSelect (t, id, value) {

@@ -280,12 +280,14 @@ function pick (ev, choice) {
 
 export function setConversation (c) {
   if (state.conv && state.conv.id !== c.id) return
+  const ending = !!state.conv && state.conv.state !== 'closed' && c.state === 'closed' && !c.erased
   const next = Object.assign({}, state.conv, c)
   if (next.state !== 'queued') delete next.queue_position
   if (next.state !== 'active') delete next.agent
   if (next.state !== 'bot') delete next.offer_offline_form
   state.conv = next
   renderState()
+  if (ending && (state.cfg.features || {}).rating) app.show(app.ratingView())
 }
 
 export function renderState () {
