@@ -49,7 +49,7 @@ function axes (svg, max, labels, format) {
 }
 
 // One bar per label.
-export function barChart (labels, values, format = (v) => String(Math.round(v))) {
+export function barChart (labels, values, format = (v) => String(Math.round(v * 10) / 10)) {
   const svg = frame()
   const max = niceMax(Math.max(0, ...values))
   const slot = axes(svg, max, labels, format)
@@ -64,7 +64,7 @@ export function barChart (labels, values, format = (v) => String(Math.round(v)))
 }
 
 // Lines, one per series ({name, values}); a null value leaves a gap.
-export function lineChart (labels, series, format = (v) => String(Math.round(v))) {
+export function lineChart (labels, series, format = (v) => String(Math.round(v * 10) / 10)) {
   const svg = frame(H + 24)
   const all = series.flatMap((line) => line.values.filter((v) => v !== null))
   const max = niceMax(Math.max(0, ...all))
