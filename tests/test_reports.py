@@ -5,9 +5,11 @@ as they were; an agent sees only their own figures."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -230,3 +232,20 @@ async def test_reports_refuse_bad_filters(chat: Chat, query: dict[str, str]) -> 
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "invalid_input"
 
+
+
+async def test_the_notice_text_and_version_change_with_the_rating_switch(
+        chat_factory: Any) -> None:
+    versions = {}
+    for enabled in (False, True):
+        chat = await chat_factory(rating={"enabled": enabled})
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{chat.url}/api/v1/widget/config?lang=en") as response:
+                config = await response.json()
+            async with http.get(f"{chat.url}/api/v1/privacy-notice?lang=fi") as response:
+                finnish = json.dumps(await response.json(), ensure_ascii=False)
+        assert config["features"]["rating"] is enabled
+        versions[enabled] = config["notice"]["version"]
+        assert ("arvio" in finnish) is enabled
+        await chat.close()
+    assert versions[False] != versions[True]

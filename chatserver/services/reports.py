@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -47,7 +47,9 @@ from chatserver.db.models import (
     ConversationRating,
     Message,
     OfflineMessage,
+    report_day,
     report_hour,
+    report_month,
 )
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
@@ -58,6 +60,9 @@ log = logging.getLogger(__name__)
 Key = tuple[str, int, str, int]  # (day, hour, language, agent_id)
 BOUNDS = {"wait": WAIT_BOUNDS, "first_response": WAIT_BOUNDS, "duration": DURATION_BOUNDS}
 MAX_DAYS = 3700
+ALL_AGENTS = -1  # report_day's row of all agents together (agent 0 included)
+DAY_KEYS = ("day", "language", "agent_id")
+MONTH_KEYS = ("month", "language", "agent_id")
 
 
 class Tally:
@@ -113,20 +118,42 @@ class Tally:
             self.add(rating.rated_at, language, agent_id, f"rating_{rating.score}")
 
 
-async def save(session: AsyncSession, tally: Tally) -> None:
-    """Add the tally to report_hour: one upsert (several rows at once) in the caller's
-    transaction, so the counts commit or roll back with what they count."""
-    if not tally.rows:
-        return
+def _upsert(session: AsyncSession, table: Any, keys: Sequence[str]) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(report_hour)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(REPORT_KEYS),
-        set_={name: report_hour.c[name] + statement.excluded[name] for name in REPORT_VALUES})
-    rows = [{**dict(zip(REPORT_KEYS, key, strict=True)), **values}
-            for key, values in sorted(tally.rows.items())]
-    await session.exec(statement, params=rows)
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in REPORT_VALUES})
+
+
+def _summed(rows: dict[Key, dict[str, int]], key: Any) -> dict[tuple[Any, ...], dict[str, int]]:
+    out: dict[tuple[Any, ...], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(REPORT_VALUES, 0))
+    for old, values in rows.items():
+        for new in key(old):
+            target = out[new]
+            for name, n in values.items():
+                target[name] += n
+    return out
+
+
+async def save(session: AsyncSession, tally: Tally) -> None:
+    """Add the tally to report_hour and its day and month sums: three upserts (several rows
+    each) in the caller's transaction, so the counts commit or roll back with what they
+    count."""
+    if not tally.rows:
+        return
+    days = _summed(tally.rows, lambda k: [(k[0], k[2], k[3]), (k[0], k[2], ALL_AGENTS)])
+    months = _summed(tally.rows, lambda k: [(k[0][:7], k[2], k[3])] if k[3] else [])
+    tables: list[tuple[Any, Sequence[str], dict[Any, dict[str, int]]]] = [
+        (report_hour, REPORT_KEYS, dict(tally.rows)), (report_day, DAY_KEYS, days),
+        (report_month, MONTH_KEYS, months)]
+    for table, keys, rows in tables:
+        if rows:
+            await session.exec(_upsert(session, table, keys),
+                               params=[{**dict(zip(keys, key, strict=True)), **values}
+                                       for key, values in sorted(rows.items())])
 
 
 async def _messages_of(session: AsyncSession, ids: Sequence[str]) -> dict[str, list[Message]]:
@@ -223,13 +250,41 @@ async def rating_of(session: AsyncSession, conversation_id: str) -> dict[str, An
 
 
 async def purge(ctx: Context, now: datetime) -> int:
-    """Delete counters older than `privacy.retention.reports` days."""
+    """Delete counters older than `privacy.retention.reports` days (a month's sums once the
+    whole month is older)."""
     cutoff = (now.astimezone(ZoneInfo(ctx.settings.time_zone)).date()
               - timedelta(days=ctx.settings.privacy.retention.reports)).isoformat()
+    deleted = 0
     async with ctx.db.begin() as session:
-        result = await session.exec(delete(report_hour)
-                                    .where(report_hour.c.day < cutoff))
-        return int(result.rowcount)
+        for table, condition in ((report_hour, report_hour.c.day < cutoff),
+                                 (report_day, report_day.c.day < cutoff),
+                                 (report_month, report_month.c.month < cutoff[:7])):
+            result = await session.exec(delete(table).where(condition))
+            deleted += int(result.rowcount)
+    return deleted
+
+
+async def resum(session: AsyncSession, since: str) -> None:
+    """Recompute the day and month sums from report_hour, from the month of `since` on."""
+    first = since[:7] + "-01"
+    await session.exec(delete(report_day).where(report_day.c.day >= first))
+    await session.exec(delete(report_month).where(report_month.c.month >= since[:7]))
+    sums = [func.sum(report_hour.c[name]) for name in REPORT_VALUES]
+    recent = report_hour.c.day >= first
+    by_agent = select(report_hour.c.day, report_hour.c.language, report_hour.c.agent_id, *sums
+                      ).where(recent).group_by(report_hour.c.day, report_hour.c.language,
+                                               report_hour.c.agent_id)
+    together = select(report_hour.c.day, report_hour.c.language, literal(ALL_AGENTS), *sums
+                      ).where(recent).group_by(report_hour.c.day, report_hour.c.language)
+    for query in (by_agent, together):
+        await session.exec(report_day.insert().from_select([*DAY_KEYS, *REPORT_VALUES], query))
+    period = func.substr(report_day.c.day, 1, 7)
+    await session.exec(report_month.insert().from_select(
+        [*MONTH_KEYS, *REPORT_VALUES],
+        select(period, report_day.c.language, report_day.c.agent_id,
+               *[func.sum(report_day.c[name]) for name in REPORT_VALUES])
+        .where(report_day.c.day >= first).where(report_day.c.agent_id > 0)
+        .group_by(period, report_day.c.language, report_day.c.agent_id)))
 
 
 async def rebuild(ctx: Context) -> dict[str, Any]:
@@ -263,6 +318,7 @@ async def rebuild(ctx: Context) -> dict[str, Any]:
         for row in (await session.exec(select(OfflineMessage))).scalars():  # type: ignore
             tally.add(row.created_at, row.language, None, "offline_messages")
         await save(session, tally)
+        await resum(session, since)
     return {"since": since, "conversations": counted}
 
 
@@ -328,44 +384,82 @@ def _summary(values: dict[str, int]) -> dict[str, Any]:
     return out
 
 
-def _sums() -> list[Any]:
-    return [func.sum(report_hour.c[name]).label(name) for name in REPORT_VALUES]
-
-
-def _where(query: Query) -> list[Any]:
-    conditions = [report_hour.c.day >= query.start.isoformat(),
-                  report_hour.c.day <= query.end.isoformat()]
-    if query.language:
-        conditions.append(report_hour.c.language == query.language)
-    if query.agent_id is not None:
-        conditions.append(report_hour.c.agent_id == query.agent_id)
-    return conditions
+def _sums(table: Any) -> list[Any]:
+    return [func.sum(table.c[name]).label(name) for name in REPORT_VALUES]
 
 
 def _values(row: Any) -> dict[str, int]:
     return {name: int(getattr(row, name) or 0) for name in REPORT_VALUES}
 
 
+def _whole_months(start: date, end: date) -> tuple[date, date] | None:
+    """The first and last day of the whole months inside [start, end], or None."""
+    first = start if start.day == 1 else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    after = end + timedelta(days=1)
+    last = end if after.day == 1 else end.replace(day=1) - timedelta(days=1)
+    return (first, last) if first <= last else None
+
+
+async def _per_agent(session: AsyncSession, query: Query) -> dict[int, dict[str, int]]:
+    """Each agent's sums over the range: whole months from report_month, the days at either
+    edge from report_day (a few thousand rows for two years of twenty agents)."""
+    def who(table: Any) -> list[Any]:
+        chosen = [table.c.agent_id > 0 if query.agent_id is None
+                  else table.c.agent_id == query.agent_id]
+        return chosen + ([table.c.language == query.language] if query.language else [])
+
+    spans = [(query.start, query.end)]
+    reads = []
+    months = _whole_months(query.start, query.end)
+    if months is not None:
+        first, last = months
+        reads.append(select(report_month.c.agent_id, *_sums(report_month))
+                     .where(report_month.c.month >= first.isoformat()[:7])
+                     .where(report_month.c.month <= last.isoformat()[:7]).where(*who(report_month))
+                     .group_by(report_month.c.agent_id))
+        spans = [(query.start, first - timedelta(days=1)), (last + timedelta(days=1), query.end)]
+    for low, high in spans:
+        if low <= high:
+            reads.append(select(report_day.c.agent_id, *_sums(report_day))
+                         .where(report_day.c.day >= low.isoformat())
+                         .where(report_day.c.day <= high.isoformat()).where(*who(report_day))
+                         .group_by(report_day.c.agent_id))
+    out: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REPORT_VALUES, 0))
+    for read in reads:
+        for row in (await session.exec(read)).all():  # type: ignore[call-overload]
+            target = out[int(row.agent_id)]
+            for name, n in _values(row).items():
+                target[name] += n
+    return out
+
+
 async def report(ctx: Context, viewer: Agent, query: Query) -> dict[str, Any]:
     """The figures for the console's reports page: per day, a weekday × hour heatmap of new
-    conversations, per agent and in total. Three grouped reads of report_hour."""
+    conversations, per agent and in total, read from the day and month sums (and the hourly
+    rows' index for the heatmap)."""
     if query.end < query.start or (query.end - query.start).days > MAX_DAYS:
         raise ServiceError(Code.INVALID_INPUT, _("The range is too long."))
     if viewer.role != "admin":
         query = Query(query.start, query.end, query.language, viewer.id)
-    where = _where(query)
+    language = [report_day.c.language == query.language] if query.language else []
     async with ctx.read() as session:
         by_day = (await session.exec(  # type: ignore[call-overload]
-            select(report_hour.c.day, *_sums()).where(*where).group_by(report_hour.c.day)
-            .order_by(report_hour.c.day))).all()
-        by_hour = (await session.exec(  # type: ignore[call-overload]
+            select(report_day.c.day, *_sums(report_day))
+            .where(report_day.c.day >= query.start.isoformat())
+            .where(report_day.c.day <= query.end.isoformat())
+            .where(report_day.c.agent_id == (ALL_AGENTS if query.agent_id is None
+                                             else query.agent_id), *language)
+            .group_by(report_day.c.day).order_by(report_day.c.day))).all()
+        by_hour = [] if query.agent_id is not None else (await session.exec(  # type: ignore[call-overload]
+            # Starts have no agent: only the site-wide rows, read from their index.
             select(report_hour.c.day, report_hour.c.hour,
                    func.sum(report_hour.c.started).label("started"))
-            .where(*where).where(report_hour.c.started > 0)
+            .where(report_hour.c.agent_id == 0)
+            .where(report_hour.c.day >= query.start.isoformat())
+            .where(report_hour.c.day <= query.end.isoformat())
+            .where(*([report_hour.c.language == query.language] if query.language else []))
             .group_by(report_hour.c.day, report_hour.c.hour))).all()
-        by_agent = (await session.exec(  # type: ignore[call-overload]
-            select(report_hour.c.agent_id, *_sums()).where(*where)
-            .where(report_hour.c.agent_id != 0).group_by(report_hour.c.agent_id))).all()
+        by_agent = await _per_agent(session, query)
         names = {a.id: a.display_name for a in (await session.exec(select(Agent))).scalars()}  # type: ignore
     heatmap = [[0] * 24 for _ in range(7)]
     for day, hour, started in by_hour:
@@ -377,8 +471,9 @@ async def report(ctx: Context, viewer: Agent, query: Query) -> dict[str, Any]:
         for name, n in values.items():
             total[name] += n
         days.append({"day": row.day, **_summary(values)})
-    agents = sorted(({"agent_id": row.agent_id, "name": names.get(row.agent_id, f"#{row.agent_id}"),
-                      **_summary(_values(row))} for row in by_agent), key=lambda a: a["name"])
+    agents = sorted(({"agent_id": agent_id, "name": names.get(agent_id, f"#{agent_id}"),
+                      **_summary(values)} for agent_id, values in by_agent.items()),
+                    key=lambda a: a["name"])
     return {
         "from": query.start.isoformat(), "to": query.end.isoformat(),
         "language": query.language, "agent_id": query.agent_id,

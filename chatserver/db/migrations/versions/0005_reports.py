@@ -1,5 +1,6 @@
 """reports (issue 22): anonymous counters per day, hour, language and agent; the visitor's
-rating of a conversation; when a conversation was counted
+rating of a conversation; when a conversation was counted; the counters summed per day
+and per month
 
 Revision ID: 0005
 Revises: 0003
@@ -78,9 +79,105 @@ def upgrade() -> None:
     sa.Column('duration_inf', sa.Integer(), nullable=False, server_default='0'),
     sa.PrimaryKeyConstraint('day', 'hour', 'language', 'agent_id')
     )
+    with op.batch_alter_table('report_hour', schema=None) as batch_op:
+        batch_op.create_index('ix_report_hour_starts', ['agent_id', 'day', 'hour', 'language', 'started'], unique=False)
+    op.create_table('report_day',
+    sa.Column('day', sa.String(length=10), nullable=False),
+    sa.Column('language', sa.String(length=5), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=False, autoincrement=False),
+    sa.Column('started', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('handed_off', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('claimed', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('assistant_solved', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('closed', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('offline_messages', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('messages_visitor', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('messages_agent', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('messages_bot', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('messages_system', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_1', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_2', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_3', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_4', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_5', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_10', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_30', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_60', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_120', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_300', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_600', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_1800', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_inf', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_10', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_30', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_60', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_120', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_300', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_600', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_1800', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_inf', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_60', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_300', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_600', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_1200', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_1800', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_3600', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_7200', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_inf', sa.Integer(), nullable=False, server_default='0'),
+    sa.PrimaryKeyConstraint('day', 'language', 'agent_id')
+    )
+    op.create_table('report_month',
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('language', sa.String(length=5), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=False, autoincrement=False),
+    sa.Column('started', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('handed_off', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('claimed', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('assistant_solved', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('closed', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('offline_messages', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('messages_visitor', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('messages_agent', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('messages_bot', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('messages_system', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_1', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_2', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_3', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_4', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('rating_5', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_10', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_30', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_60', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_120', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_300', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_600', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_1800', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('wait_inf', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_10', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_30', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_60', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_120', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_300', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_600', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_1800', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('first_response_inf', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_60', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_300', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_600', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_1200', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_1800', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_3600', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_7200', sa.Integer(), nullable=False, server_default='0'),
+    sa.Column('duration_inf', sa.Integer(), nullable=False, server_default='0'),
+    sa.PrimaryKeyConstraint('month', 'language', 'agent_id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('report_month')
+    op.drop_table('report_day')
+    with op.batch_alter_table('report_hour', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_hour_starts')
     op.drop_table('report_hour')
     op.drop_table('conversation_rating')
     with op.batch_alter_table('conversation', schema=None) as batch_op:
