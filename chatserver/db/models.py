@@ -383,3 +383,16 @@ def _rollup(name: str, period: str, length: int) -> Table:
 # thousand rows instead of a few hundred thousand (docs/performance.md, "Reports").
 report_day = _rollup("report_day", "day", 10)
 report_month = _rollup("report_month", "month", 7)
+
+
+class BusinessHours(SQLModel, table=True):
+    """The team's opening hours (issue 22), one row: a weekly schedule in `time_zone` and
+    exception dates, as JSON (services/hours.py). No row, or an empty schedule: always open."""
+
+    __tablename__ = "business_hours"
+    id: int = Field(default=1, primary_key=True)
+    # [{"weekday": 0 (Monday), "opens": "09:00", "closes": "17:00"}, ...]
+    weekly: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    # [{"date": "2026-12-24", "opens": "09:00" | null, "closes": "12:00" | null}, ...]
+    exceptions: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -17,6 +17,7 @@ from chatserver.http.admin import AgentPatch, CannedIn, PasswordIn
 from chatserver.http.api import NewAgent
 from chatserver.http.auth import CodeBody, LoginBody
 from chatserver.http.dsar import EmailRequest
+from chatserver.http.hours import HoursIn
 from chatserver.http.offline import HandledIn, ReplyIn
 from chatserver.http.openapi_schemas import RESPONSES
 from chatserver.http.passkeys import PasskeyAssertion, PasskeyRegistration
@@ -193,6 +194,9 @@ OPERATIONS = (
                                                 "maximum": 10**18 - 1})),
                      "limit": LIMIT}),
     Operation("get", "/api/v1/retention", "Retention periods in force", "admin"),
+    Operation("get", "/api/v1/business-hours", "The business hours", "agent"),
+    Operation("put", "/api/v1/business-hours", "Set the business hours", "admin",
+              body=HoursIn),
     Operation("get", "/api/v1/reports",
               "Anonymous report figures (an agent gets their own)", "agent",
               query={"from": Param("first day (in time_zone); default 29 days before `to`",

@@ -120,6 +120,12 @@ REPORT = obj({"from": {"type": "string", "format": "date"},
               "heatmap": array(array({"type": "integer"})),
               "agents": array({"allOf": [FIGURES, obj({"agent_id": {"type": "integer"},
                                                        "name": STRING})]})})
+CLOCK_OR_NULL: Schema = {"type": ["string", "null"]}
+HOURS = obj({"weekly": array(obj({"weekday": {"type": "integer"}, "opens": STRING,
+                                  "closes": STRING})),
+             "exceptions": array(obj({"date": STRING, "opens": CLOCK_OR_NULL,
+                                      "closes": CLOCK_OR_NULL})),
+             "time_zone": STRING, "open": {"type": "boolean"}})
 DAYS: Schema = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
 
 # The success body of each operation, by (method, path).
@@ -184,6 +190,8 @@ RESPONSES: dict[tuple[str, str], Schema] = {
         retention_days=DAYS,
         collected=obj({"user_agent": {"type": "boolean"}, "page_url": {"type": "boolean"}})),
     ("get", "/api/v1/reports"): ok(report=REPORT),
+    ("get", "/api/v1/business-hours"): ok(hours=HOURS),
+    ("put", "/api/v1/business-hours"): ok(hours=HOURS),
     ("get", "/api/v1/openapi.json"): obj({"openapi": STRING, "info": {"type": "object"},
                                           "paths": {"type": "object"}}),
 }

@@ -10,6 +10,7 @@ from chatserver.http import (
     auth,
     console,
     dsar,
+    hours,
     offline,
     openapi,
     ops,
@@ -82,4 +83,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/audit", admin_api.list_audit)
     app.router.add_get("/api/v1/retention", admin_api.retention)
     app.router.add_get("/api/v1/reports", reports.get_reports)  # issue 22
+    app.router.add_get("/api/v1/business-hours", hours.get_hours)
+    app.router.add_put("/api/v1/business-hours", hours.put_hours)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)

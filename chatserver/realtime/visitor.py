@@ -20,7 +20,7 @@ from chatserver.realtime.payloads import (
     VisitorAuth,
     VisitorMessage,
 )
-from chatserver.services import conversations, presence, queue, reports, routing
+from chatserver.services import conversations, hours, presence, queue, reports, routing
 from chatserver.services.address_limits import counted_as
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
@@ -119,6 +119,7 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
         welcome: dict[str, Any] = {
             "token": token,
             "online": await presence.is_online(self.ctx),
+            "back_at": hours.back_at(self.ctx, self.connections[sid].language),
             "conversation": None,
         }
         if conversation is not None:

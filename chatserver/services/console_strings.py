@@ -284,6 +284,21 @@ CONSOLE_STRINGS: dict[str, str] = {
     "report_rating_average": _("Average rating"),
     "rating_score": _("Rating: {score}/5"),
     "rating_none": _("Rated without a score"),
+    "nav_hours": _("Business hours"),
+    "hours_intro": _("Outside these hours the chat offers the offline form and tells visitors "
+                     "when you are back, even if an agent is online. Leave a day empty to keep "
+                     "it closed; with no hours at all the chat is always open. Times are in"),
+    "hours_weekly": _("Every week"),
+    "hours_opens": _("Opens"),
+    "hours_closes": _("Closes"),
+    "hours_exceptions": _("Exceptions: holidays and early closings"),
+    "hours_exception_hint": _("Leave the times empty to stay closed for the whole day."),
+    "hours_date": _("Date"),
+    "hours_add": _("Add a date"),
+    "hours_remove": _("Remove"),
+    "hours_save": _("Save the hours"),
+    "hours_open_now": _("Open now."),
+    "hours_closed_now": _("Closed now."),
 }
 
 

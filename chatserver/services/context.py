@@ -59,6 +59,8 @@ class Context:
     clock: Callable[[], datetime] = system_clock
     # Last availability this node announced; see presence.publish_availability.
     announced_online: bool | None = field(default=None)
+    # The same with the business hours' "back at" texts (presence.publish_availability).
+    announced_availability: str | None = field(default=None)
     # This node's Prometheus metrics (services/metrics.py); None in the CLI.
     metrics: Metrics | None = field(default=None)
     # A redis.asyncio client when `redis_url` is set (shared state between nodes), else None.
@@ -76,6 +78,8 @@ class Context:
     assistant: Assistant | None = field(default=None)
     # Run when a conversation closes, in its transaction (see CloseHook).
     on_close: list[CloseHook] = field(default_factory=list)
+    # This node's copy of the business hours (services/hours.py `Schedule`); None: not loaded.
+    hours: Any | None = field(default=None)
 
     @property
     def record_key(self) -> bytes:

@@ -4,6 +4,7 @@ import { h, clear, field } from './dom.js'
 import { api, query } from './api.js'
 import { languageName, formatTime } from './format.js'
 import { reportsView } from './reports.js'
+import { hoursView } from './hours.js'
 
 const LANGS = ['fi', 'sv', 'en']
 
@@ -13,7 +14,8 @@ export const ADMIN_VIEWS = {
   '/console/admin/requests': { label: 'nav_requests', render: requestsView },
   '/console/admin/audit': { label: 'nav_audit', render: auditView },
   '/console/admin/privacy': { label: 'nav_privacy', render: privacyView },
-  '/console/admin/reports': { label: 'nav_reports', render: reportsView }
+  '/console/admin/reports': { label: 'nav_reports', render: reportsView },
+  '/console/admin/hours': { label: 'nav_hours', render: hoursView }
 }
 
 function langSelect (t, id, value) {

@@ -6,7 +6,8 @@ import { app, elements, errorText, save, state, t } from './state.js'
 export function buildChat () {
   elements.list = h('ol', { 'aria-label': t('messages'), tabindex: '0' })
   elements.typing = h('p', { class: 'typing' })
-  elements.note = h('p', { class: 'bar', hidden: true }, t('nobody_online'), ' ',
+  elements.noteText = h('span', {}, t('nobody_online'))
+  elements.note = h('p', { class: 'bar', hidden: true }, elements.noteText, ' ',
     h('button', { class: 'link', type: 'button', onclick: () => app.show(app.offlineView()) }, t('leave_message')))
   elements.handoff = h('p', { class: 'bar', hidden: true },
     h('button', { class: 'link', type: 'button', onclick: handoff }, t('talk_to_person')))
@@ -309,4 +310,6 @@ export function renderState () {
   const features = state.cfg.features || {}
   elements.note.hidden = !(c && (c.offer_offline_form || ((c.state === 'queued' || c.state === 'bot') && !state.cfg.online)) && features.offline_form)
   elements.handoff.hidden = !(c && c.state === 'bot' && state.cfg.online)
+  // Outside the business hours: when the team is back, instead of "No one is online".
+  elements.noteText.textContent = state.cfg.back_at || t('nobody_online')
 }

@@ -70,7 +70,8 @@ export function offlineView () {
       if (!state.started) app.stopConnection()
       app.show(infoView(t('offline_sent'), state.started ? t('back_to_chat') : t('close'), state.started ? () => app.show(elements.chat, elements.input) : app.closePanel))
     }
-  }, h('h3', {}, t('offline_heading')), h('p', {}, t('offline_intro')), noticeBox(),
+  }, h('h3', {}, t('offline_heading')), state.cfg.back_at && h('p', { class: 'back' }, state.cfg.back_at),
+  h('p', {}, t('offline_intro')), noticeBox(),
   name.el, email.el, text.el, h('p', { class: 'muted' }, t('offline_ack')), alert, h('p', {}, send))
   form.focusTarget = name.input
   return form

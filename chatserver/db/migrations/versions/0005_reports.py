@@ -1,6 +1,6 @@
 """reports (issue 22): anonymous counters per day, hour, language and agent; the visitor's
 rating of a conversation; when a conversation was counted; the counters summed per day
-and per month
+and per month; the business hours
 
 Revision ID: 0005
 Revises: 0003
@@ -126,6 +126,13 @@ def upgrade() -> None:
     sa.Column('duration_inf', sa.Integer(), nullable=False, server_default='0'),
     sa.PrimaryKeyConstraint('day', 'language', 'agent_id')
     )
+    op.create_table('business_hours',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('weekly', sa.Text(), nullable=False),
+    sa.Column('exceptions', sa.Text(), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('report_month',
     sa.Column('month', sa.String(length=7), nullable=False),
     sa.Column('language', sa.String(length=5), nullable=False),
@@ -175,6 +182,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('report_month')
+    op.drop_table('business_hours')
     op.drop_table('report_day')
     with op.batch_alter_table('report_hour', schema=None) as batch_op:
         batch_op.drop_index('ix_report_hour_starts')
