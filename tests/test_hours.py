@@ -169,3 +169,27 @@ async def test_the_widget_shows_when_the_team_is_back(chat_factory: Any, page: A
     await expect(form.locator(".back")).to_have_text("Palaamme maanantaina klo 9.00.")
     violations = await run_axe(page, axe_source)
     assert violations == [], describe(violations)
+
+
+@pytest.mark.browser
+async def test_an_admin_sets_the_hours_in_the_console(
+        chat: Chat, new_context: Any, axe_source: str) -> None:
+    from tests.test_console import assert_accessible, open_console
+
+    await chat.add_agent(ADMIN, "Aada", "admin")
+    console = await open_console(new_context, chat, ADMIN)
+    page = console.page
+    await page.get_by_role("link", name="Business hours", exact=True).click()
+    await expect(page.get_by_role("status").filter(has_text="Open now.")).to_be_visible()
+    await assert_accessible(page, axe_source)
+    await page.get_by_label("Monday – Opens").fill("09:00")
+    await page.get_by_label("Monday – Closes").fill("17:00")
+    await page.get_by_role("button", name="Add a date").click()
+    await page.get_by_label("Date").fill("2026-12-24")
+    await page.get_by_role("button", name="Save the hours").click()
+    await expect(page.get_by_text("Saved.").first).to_be_visible()
+    assert hours.current(chat.ctx).view() == {
+        "weekly": [{"weekday": 0, "opens": "09:00", "closes": "17:00"}],
+        "exceptions": [{"date": "2026-12-24", "opens": None, "closes": None}]}
+    await assert_accessible(page, axe_source)
+    console.check()

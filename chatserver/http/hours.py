@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from chatserver.http.common import authenticate, read_json
 from chatserver.keys import CONTEXT
@@ -17,8 +17,15 @@ from chatserver.validation import Payload
 Clock = Annotated[str, StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
 
 
+def _whole(value: Any) -> Any:
+    """JSON Schema counts 5.0 as an integer: accepted as 5 (a string or a boolean is not)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class WeeklyIn(Payload):
-    weekday: Annotated[int, Field(ge=0, le=6)]  # 0 = Monday
+    weekday: Annotated[int, Field(ge=0, le=6), BeforeValidator(_whole)]  # 0 = Monday
     opens: Clock
     closes: Clock  # at or before `opens`: past midnight
 

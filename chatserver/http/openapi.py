@@ -273,8 +273,26 @@ def _operation(op: Operation) -> dict[str, Any]:
         document["security"] = [{"session": []}, {"bearer": []}]
     if op.body is not None:
         document["requestBody"] = {"required": op.body_required, "content": {
-            "application/json": {"schema": op.body.model_json_schema(mode="validation")}}}
+            "application/json": {"schema": _inlined(op.body.model_json_schema(
+                mode="validation"))}}}
     return document
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body model with nested models (HoursIn) refers to `#/$defs/...`, which would point
+    at the document's root: put each definition in place instead."""
+    definitions = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if isinstance(ref := node.get("$ref"), str) and ref.startswith("#/$defs/"):
+                return walk(definitions[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return dict(walk(schema))
 
 
 def _path_names(path: str) -> list[str]:
