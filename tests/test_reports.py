@@ -249,3 +249,16 @@ async def test_the_notice_text_and_version_change_with_the_rating_switch(
         assert ("arvio" in finnish) is enabled
         await chat.close()
     assert versions[False] != versions[True]
+
+
+def test_the_rebuild_and_count_commands_run(settings_factory: Any,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from chatserver.cli import reports as cli_reports
+
+    settings = settings_factory()
+    cli_reports.run(settings, argparse.Namespace(action="rebuild"))
+    cli_reports.run(settings, argparse.Namespace(action="count"))
+    assert capsys.readouterr().out.splitlines() == ["nothing stored to count",
+                                                    "0 conversation(s) counted"]
