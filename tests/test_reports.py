@@ -5,6 +5,7 @@ as they were; an agent sees only their own figures."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from chatserver.db import migrate
 from chatserver.db.models import ConversationRating, Message, report_hour
 from chatserver.keys import AGENTS
 from chatserver.services import presence, reports
@@ -101,11 +103,21 @@ async def _stored_messages(chat: Chat) -> dict[str, int]:
     return {kind: int(n) for kind, n in rows}
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """SQLite (the test's own file), or a migrated PostgreSQL database (the upserts differ)."""
+    if request.param == "sqlite":
+        return {}
+    url = request.getfixturevalue("postgres_url")
+    await asyncio.to_thread(migrate.upgrade, url)
+    return {"database_url": url}
+
+
 async def test_a_scripted_day_gives_exact_counters_and_percentiles_that_outlive_the_chats(
-        chat_factory: Any) -> None:
+        chat_factory: Any, database: dict[str, str]) -> None:
     clock = Clock()
     chat = await chat_factory(clock=clock, bot={"enabled": True}, rating={"enabled": True},
-                              reports={"interval_seconds": 3600})
+                              reports={"interval_seconds": 3600}, **database)
     await chat.add_agent("admin@example.fi", "Admin", "admin")
     admin = await chat.login("admin@example.fi")
     agent = await chat.agent("anna@example.fi", "Anna")

@@ -104,7 +104,8 @@ export function reportsView (app, view) {
       section('conversations', t('report_per_day'), barChart(days.map(short), days.map((d) => get(d).started)),
         [[t('report_day'), t('report_started'), t('report_handed_off'), t('report_claimed'), t('report_closed')],
           ...days.map((d) => [d, get(d).started, get(d).handed_off, get(d).claimed, get(d).closed])]),
-      section('heatmap', t('report_heatmap'), heatmap(weekdays, hours, report.heatmap),
+      // New conversations belong to no agent: an agent's own report has no heatmap.
+      report.agent_id !== null ? null : section('heatmap', t('report_heatmap'), heatmap(weekdays, hours, report.heatmap),
         [[t('report_weekday'), ...hours], ...report.heatmap.map((row, i) => [weekdays[i], ...row])]),
       section('waits', t('report_waits'), lineChart(days.map(short), [
         { name: t('report_wait_p50'), values: days.map((d) => seconds(get(d).wait.p50)) },
