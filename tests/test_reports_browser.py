@@ -116,3 +116,11 @@ async def test_a_rating_given_with_the_keyboard_reaches_the_reports_and_their_cs
         "heading", name="Agents", exact=True))
     await expect(agents.get_by_role("row", name="Anna")).to_contain_text("2")
     console.check()
+
+    # Anna sees her own figures at /console/reports, without the site-wide heatmap.
+    own = await open_console(new_context, chat, "anna@example.fi")
+    await own.page.get_by_role("link", name="Reports", exact=True).click()
+    await expect(own.page.get_by_text("These are your own figures.")).to_be_visible()
+    await expect(own.page.locator("svg.chart")).to_have_count(4)
+    await assert_accessible(own.page, axe_source)
+    own.check()
