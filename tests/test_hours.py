@@ -14,11 +14,13 @@ import pytest
 from chatserver.keys import AGENTS
 from chatserver.services import hours, presence
 from tests.browser import (  # noqa: F401  (fixtures)
+    HostSite,
     axe_source,
     base_url,
     browser_type_launch_args,
     describe,
     expect,
+    host_site,
     run_axe,
     shadow,
     widget_bundle,
@@ -101,6 +103,8 @@ async def test_a_hand_off_outside_the_hours_offers_the_offline_form_though_an_ag
     await _set_hours(chat, http, WEEKDAYS_9_TO_17)
     visitor = await chat.visitor("en")
     await visitor.call("message", {"client_id": "1", "text": "Hello"})
+    # The assistant still answers outside the hours.
+    assert (await visitor.next("message", where=lambda m: m["author"]["kind"] == "bot"))["text"]
     handed = await visitor.call("handoff", {})
     assert handed["ok"] and handed["conversation"]["state"] == "bot"
     offer = await visitor.next("message", where=lambda m: "offline_form" in m.get("actions", []))
@@ -158,15 +162,23 @@ async def test_only_admins_change_the_hours_and_bad_times_are_refused(chat: Chat
 
 
 @pytest.mark.browser
-async def test_the_widget_shows_when_the_team_is_back(chat_factory: Any, page: Any,
-                                                      axe_source: str) -> None:
-    chat = await chat_factory(clock=Clock(2026, 3, 7, 10, 0))  # Saturday
+@pytest.mark.parametrize(("lang", "text"), [
+    ("fi", "Palaamme maanantaina klo 9.00."),
+    ("sv", "Vi är tillbaka på måndag kl. 09:00."),
+    ("en", "We are back on Monday at 9:00\u202fAM.")])
+async def test_the_widget_shows_when_the_team_is_back(
+        chat_factory: Any, page: Any, axe_source: str, host_site: HostSite, lang: str,
+        text: str) -> None:
+    chat = await chat_factory(clock=Clock(2026, 3, 7, 10, 0),  # Saturday
+                              allowed_origins=[host_site.origin])
     http = await _admin(chat)
+    await chat.agent("anna@example.fi", "Anna")  # online, but the team is closed
     await _set_hours(chat, http, WEEKDAYS_9_TO_17)
-    await page.goto(chat.url + "/")  # the demo page: the widget in Finnish
+    host_site.embed(chat.url, lang=lang)
+    await page.goto(f"{host_site.origin}/")
     await shadow(page).locator(".launch").click()
     form = shadow(page).locator("form")
-    await expect(form.locator(".back")).to_have_text("Palaamme maanantaina klo 9.00.")
+    await expect(form.locator(".back")).to_have_text(text)
     violations = await run_axe(page, axe_source)
     assert violations == [], describe(violations)
 
