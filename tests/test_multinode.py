@@ -508,8 +508,14 @@ async def test_the_opening_time_reaches_connected_visitors_on_both_nodes(site: S
                                 (on_b, "en", "We are back today at 9:00\u202fAM.")):
         closed = await visitor.next("availability")
         assert closed["online"] is False and closed["back_at"][lang] == text
-    # Node B learns the schedule from the database (its timer reloads it).
-    await hours.load(b.ctx)
+    # Node B reads the schedule from the database at its heartbeat, and repeats nothing.
+    for node in (a, b):
+        await presence.heartbeat(node.ctx, node.app[AGENTS].sids())
+    assert hours.current(b.ctx).weekly
+    marker = {"marker": 1}
+    await b.ctx.bus.to_all_visitors("availability", marker)
+    for visitor in (on_a, on_b):
+        assert await visitor.next("availability") == marker
     now["t"] = datetime(2026, 3, 9, 7, 0, 1, tzinfo=UTC)
     for visitor in (on_a, on_b):
         assert await visitor.next("availability") == {"online": True}

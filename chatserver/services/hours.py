@@ -7,7 +7,8 @@ Outside the hours the chat counts as unavailable even when an agent is online
 and a hand-off goes to the offline form. Each node keeps the schedule in memory (`ctx.hours`),
 reads it again from the database every RELOAD_SECONDS and at once on the node that saved it,
 and its timer (`running`) wakes at each opening and closing to announce the change
-(presence.publish_availability); the announcement is made once for all nodes.
+(presence.publish_availability, which reads the schedule afresh first, so that no node
+announces an older one); the announcement is made once for all nodes.
 """
 
 from __future__ import annotations

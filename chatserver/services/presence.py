@@ -70,7 +70,9 @@ async def is_online(ctx: Context) -> bool:
 
 async def availability(ctx: Context) -> tuple[bool, dict[str, Any], str]:
     """Whether a person can be reached, the `availability` payload, and the key by which
-    nodes tell a change (the payload, compactly)."""
+    nodes tell a change (the payload, compactly). The business hours are read afresh: a node
+    that still had an older schedule would otherwise announce the old state back."""
+    await hours.load(ctx)
     online = await is_online(ctx)
     payload: dict[str, Any] = {"online": online}
     if not online and (back := hours.back_at_all(ctx)) is not None:
