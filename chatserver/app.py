@@ -20,7 +20,7 @@ from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
-from chatserver.services import idle, presence
+from chatserver.services import hours, idle, presence, reports
 from chatserver.services.assistant import bot, faq_store
 from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
@@ -89,12 +89,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.on_shutdown.append(drain)  # graceful shutdown: realtime/lifecycle.py
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(socket_lifetime)  # Redis manager; closed after the workers below
+    app.cleanup_ctx.append(_business_hours)
     app.cleanup_ctx.append(_presence_heartbeat)
     app.cleanup_ctx.append(_agent_sessions)
     app.cleanup_ctx.append(_privacy)
     app.cleanup_ctx.append(_email_outbox)
     app.cleanup_ctx.append(_idle_conversations)
     app.cleanup_ctx.append(_faq)
+    app.cleanup_ctx.append(_reports)
     return app
 
 
@@ -137,9 +139,17 @@ async def _agent_sessions(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _business_hours(app: web.Application) -> AsyncIterator[None]:
+    """The schedule, and its timer announcing openings and closings (services/hours.py)."""
+    ctx = app[CONTEXT]
+    await hours.load(ctx)
+    async with hours.running(ctx, presence.publish_availability):
+        yield
+
+
 async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
     ctx, agents = app[CONTEXT], app[AGENTS]
-    ctx.announced_online = await presence.is_online(ctx)
+    await presence.remember_availability(ctx)
 
     async def beat() -> None:
         while True:
@@ -164,6 +174,12 @@ async def _email_outbox(app: web.Application) -> AsyncIterator[None]:
 async def _idle_conversations(app: web.Application) -> AsyncIterator[None]:
     """Closes conversations idle for chat.idle_close_minutes (services/idle.py)."""
     async with idle.running(app[CONTEXT]):
+        yield
+
+
+async def _reports(app: web.Application) -> AsyncIterator[None]:
+    """Counts closed conversations into the anonymous reports (services/reports.py)."""
+    async with reports.running(app[CONTEXT]):
         yield
 
 

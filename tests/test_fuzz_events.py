@@ -39,6 +39,7 @@ EVENTS: dict[str, dict[str, type[Payload]]] = {
         "offline_message": payloads.OfflineMessageIn,
         "export": payloads.Empty,
         "erase": payloads.Empty,
+        "rate": payloads.Rating,
     },
     "/agent": {
         "presence": payloads.Presence,

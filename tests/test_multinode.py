@@ -478,3 +478,46 @@ async def test_queue_deltas_keep_every_agents_view_equal_to_the_database_under_a
     while [view.ids() for view in views] + [wholes[-1]] != [expected] * 3:
         assert loop.time() < deadline, ([view.ids() for view in views], wholes[-1], expected)
         await asyncio.sleep(0.05)
+
+
+async def test_the_opening_time_reaches_connected_visitors_on_both_nodes(site: Site) -> None:
+    """Business hours (issue 22): with an agent online on node A, visitors on both nodes are
+    told the team is closed, then, when the (injected) clock passes the opening time, that it
+    is open, without polling: each node's timer and heartbeat check the shared schedule and
+    the change is announced once through Redis."""
+    from datetime import UTC, datetime
+
+    from chatserver.services import hours
+
+    now = {"t": datetime(2026, 3, 9, 6, 59, 58, tzinfo=UTC)}  # Monday 8.59.58 in Helsinki
+    a = await site.node("node-a", site.port_a)
+    b = await site.node("node-b", site.port_b)
+    for node in (a, b):
+        node.ctx.clock = lambda: now["t"]
+    await a.add_agent("anna@example.fi", "Anna")
+    await a.add_agent("admin@example.fi", "Aada", "admin")
+    await a.agent("anna@example.fi")
+    on_a, on_b = await a.visitor("fi"), await b.visitor("en")
+    assert on_a.welcome["online"] is True and on_b.welcome["online"] is True
+    admin = await a.login("admin@example.fi")
+    async with admin.put(f"{a.url}/api/v1/business-hours", json={"weekly": [
+            {"weekday": day, "opens": "09:00", "closes": "17:00"} for day in range(5)]},
+            headers={"X-CSRF-Token": admin.headers_csrf}) as response:  # type: ignore
+        assert response.status == 200
+    for visitor, lang, text in ((on_a, "fi", "Palaamme tänään klo 9.00."),
+                                (on_b, "en", "We are back today at 9:00\u202fAM.")):
+        closed = await visitor.next("availability")
+        assert closed["online"] is False and closed["back_at"][lang] == text
+    # Node B reads the schedule from the database at its heartbeat, and repeats nothing.
+    for node in (a, b):
+        await presence.heartbeat(node.ctx, node.app[AGENTS].sids())
+    assert hours.current(b.ctx).weekly
+    marker = {"marker": 1}
+    await b.ctx.bus.to_all_visitors("availability", marker)
+    for visitor in (on_a, on_b):
+        assert await visitor.next("availability") == marker
+    now["t"] = datetime(2026, 3, 9, 7, 0, 1, tzinfo=UTC)
+    for visitor in (on_a, on_b):
+        assert await visitor.next("availability") == {"online": True}
+    late = await b.visitor("sv")
+    assert late.welcome["online"] is True and late.welcome["back_at"] is None

@@ -166,7 +166,7 @@ async def test_notice_is_served_as_html_and_json_with_the_same_sections(chat: Ch
     assert config["notice"]["summary"] == data["summary"]
     assert config["notice"]["url"].endswith("/privacy?lang=sv")
     assert config["features"] == {"transcript": True, "offline_form": True,
-                                  "bot": chat.settings.bot.enabled}
+                                  "bot": chat.settings.bot.enabled, "rating": False}
 
 
 async def count_rows(chat: Chat, model: Any) -> int:

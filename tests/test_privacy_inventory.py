@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 import chatserver.db.models  # noqa: F401  (registers the tables)
 
 INVENTORY = Path(__file__).resolve().parent.parent / "docs" / "privacy.md"
-ROW = re.compile(r"^\| `([a-z_]+)\.([a-z_]+)` \|(.+)\|\s*$")
+ROW = re.compile(r"^\| `([a-z_]+)\.([a-z0-9_]+)` \|(.+)\|\s*$")
 
 
 def inventory() -> dict[str, list[str]]:

@@ -110,6 +110,7 @@ VISITOR_PAYLOADS: dict[str, Any] = {
     "handoff": {}, "transcript": {"email": "a@example.fi"}, "close": {},
     "history": {"after_seq": 0}, "export": {}, "erase": {},
     "offline_message": {"name": "A", "email": "a@example.fi", "text": "call me"},
+    "rate": {"score": 4},
 }
 AGENT_PAYLOADS: dict[str, Any] = {
     "presence": {"status": "online"}, "claim": {"conversation_id": "CONV"},

@@ -51,6 +51,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/offline-messages/{message_id}/reply"): {"text": "Here is our answer."},
     ("post", "/api/v1/dsar/export"): {"email": "someone@example.fi"},
     ("post", "/api/v1/dsar/erase"): {"email": "someone@example.fi"},
+    ("put", "/api/v1/business-hours"): {"weekly": [{"weekday": 0, "opens": "09:00",
+                                                   "closes": "17:00"}]},
     ("post", "/api/v1/auth/verify"): {"code": "123456"},
     ("post", "/api/v1/auth/second-factor/confirm"): {"code": "123456"},
     ("post", "/api/v1/auth/passkeys"): {"handle": "0" * 32, "credential": {}},

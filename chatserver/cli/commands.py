@@ -11,6 +11,7 @@ from typing import Any
 from chatserver import __version__
 from chatserver.cli import bot as cli_bot
 from chatserver.cli import privacy as cli_privacy
+from chatserver.cli import reports as cli_reports
 from chatserver.cli.context import with_context
 from chatserver.errors import ServiceError
 from chatserver.settings import ConfigError, Settings, load_settings
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="never expires (revoke it in the console when done)")
     cli_privacy.add_commands(commands)
     cli_bot.add_commands(commands)
+    cli_reports.add_commands(commands)
     return parser
 
 
@@ -218,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
             cli_privacy.run(settings, args)
         elif args.command in cli_bot.COMMANDS:
             cli_bot.run(settings, args)
+        elif args.command in cli_reports.COMMANDS:
+            cli_reports.run(settings, args)
     except ServiceError as exc:
         from chatserver.i18n import Translator
 

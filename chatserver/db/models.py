@@ -9,7 +9,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -184,6 +193,9 @@ class Conversation(SQLModel, table=True):
         default=None,
         sa_column=Column(ForeignKey("conversation.id", ondelete="SET NULL"), nullable=True),
     )
+    # When the reports' worker counted it into report_hour (services/reports.py), so that it is
+    # counted exactly once (issue 22).
+    reported_at: datetime | None = Field(default=None, index=True)
 
 
 class Message(SQLModel, table=True):
@@ -372,3 +384,86 @@ class BotDecision(SQLModel, table=True):
     # "" (not reviewed), "dismissed", "example" or "labelled": what an admin did with it.
     reviewed: str = Field(default="", sa_column=Column(String(10), nullable=False,
                                                        server_default=""))
+# --- Reports, satisfaction ratings (issue 22) -------------------------------------------------
+
+
+class ConversationRating(SQLModel, table=True):
+    """The visitor's answer to "How did we do?" when the chat ended: a score of 1 to 5 and an
+    optional comment, both optional. Deleted with its conversation (erase, purge)."""
+
+    __tablename__ = "conversation_rating"
+    conversation_id: str = Field(
+        sa_column=Column(ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True)
+    )
+    score: int | None = Field(default=None)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    rated_at: datetime = Field(default_factory=utcnow)
+
+
+# The fixed upper bounds (seconds) of the histograms in report_hour, as Prometheus keeps them;
+# the last bucket ("inf") holds everything longer. Changing them needs a migration.
+WAIT_BOUNDS = (10, 30, 60, 120, 300, 600, 1800)
+DURATION_BOUNDS = (60, 300, 600, 1200, 1800, 3600, 7200)
+REPORT_KEYS = ("day", "hour", "language", "agent_id")
+REPORT_COUNTERS = (
+    "started", "handed_off", "claimed", "assistant_solved", "closed", "offline_messages",
+    "messages_visitor", "messages_agent", "messages_bot", "messages_system",
+    "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
+)
+
+
+def histogram_columns(name: str, bounds: tuple[int, ...]) -> list[str]:
+    return [f"{name}_{bound}" for bound in bounds] + [f"{name}_inf"]
+
+
+REPORT_HISTOGRAMS = {
+    "wait": histogram_columns("wait", WAIT_BOUNDS),
+    "first_response": histogram_columns("first_response", WAIT_BOUNDS),
+    "duration": histogram_columns("duration", DURATION_BOUNDS),
+}
+REPORT_VALUES = REPORT_COUNTERS + tuple(
+    column for columns in REPORT_HISTOGRAMS.values() for column in columns)
+
+# Anonymous counters per local day and hour (`time_zone`), language and agent (0: none): no
+# text, no address, no conversation id (docs/privacy.md, "Reports"). One wide row per key keeps
+# a two-year report to a few tens of thousands of rows.
+report_hour = Table(
+    "report_hour", SQLModel.metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD in time_zone
+    Column("hour", Integer, primary_key=True, autoincrement=False),
+    Column("language", String(5), primary_key=True),
+    Column("agent_id", Integer, primary_key=True, autoincrement=False),
+    *[Column(name, Integer, nullable=False, server_default="0") for name in REPORT_VALUES],
+    # The weekday × hour heatmap reads only site-wide rows' starts: from this index alone.
+    Index("ix_report_hour_starts", "agent_id", "day", "hour", "language", "started"),
+)
+
+
+def _rollup(name: str, period: str, length: int) -> Table:
+    return Table(
+        name, SQLModel.metadata,
+        Column(period, String(length), primary_key=True),
+        Column("language", String(5), primary_key=True),
+        Column("agent_id", Integer, primary_key=True, autoincrement=False),
+        *[Column(value, Integer, nullable=False, server_default="0") for value in REPORT_VALUES],
+    )
+
+
+# The same counters summed per day (agent_id -1: all agents together) and per month (agents
+# only), written in the same transaction as report_hour, so that a two-year report reads a few
+# thousand rows instead of a few hundred thousand (docs/performance.md, "Reports").
+report_day = _rollup("report_day", "day", 10)
+report_month = _rollup("report_month", "month", 7)
+
+
+class BusinessHours(SQLModel, table=True):
+    """The team's opening hours (issue 22), one row: a weekly schedule in `time_zone` and
+    exception dates, as JSON (services/hours.py). No row, or an empty schedule: always open."""
+
+    __tablename__ = "business_hours"
+    id: int = Field(default=1, primary_key=True)
+    # [{"weekday": 0 (Monday), "opens": "09:00", "closes": "17:00"}, ...]
+    weekly: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    # [{"date": "2026-12-24", "opens": "09:00" | null, "closes": "12:00" | null}, ...]
+    exceptions: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -18,6 +18,7 @@ from chatserver.http.api import NewAgent
 from chatserver.http.auth import CodeBody, LoginBody
 from chatserver.http.dsar import EmailRequest
 from chatserver.http.faq import FaqEvaluate, FaqSave, FaqTry, ReviewAction
+from chatserver.http.hours import HoursIn
 from chatserver.http.offline import HandledIn, ReplyIn
 from chatserver.http.openapi_schemas import RESPONSES
 from chatserver.http.passkeys import PasskeyAssertion, PasskeyRegistration
@@ -209,6 +210,16 @@ OPERATIONS = (
                                                 "maximum": 10**18 - 1})),
                      "limit": LIMIT}),
     Operation("get", "/api/v1/retention", "Retention periods in force", "admin"),
+    Operation("get", "/api/v1/business-hours", "The business hours", "agent"),
+    Operation("put", "/api/v1/business-hours", "Set the business hours", "admin",
+              body=HoursIn),
+    Operation("get", "/api/v1/reports",
+              "Anonymous report figures (an agent gets their own)", "agent",
+              query={"from": Param("first day (in time_zone); default 29 days before `to`",
+                                   _or_empty({"type": "string", "format": "date"})),
+                     "to": Param("last day (in time_zone); default today",
+                                 _or_empty({"type": "string", "format": "date"})),
+                     "language": _enum("fi, sv or en", *LANGUAGES)}),
     Operation("get", "/api/v1/openapi.json", "This document", "public"),
     Operation("get", "/api/v1/faq", "The FAQ in use, where it comes from, its labelled "
               "questions", "admin"),
@@ -295,8 +306,26 @@ def _operation(op: Operation) -> dict[str, Any]:
         document["security"] = [{"session": []}, {"bearer": []}]
     if op.body is not None:
         document["requestBody"] = {"required": op.body_required, "content": {
-            "application/json": {"schema": op.body.model_json_schema(mode="validation")}}}
+            "application/json": {"schema": _inlined(op.body.model_json_schema(
+                mode="validation"))}}}
     return document
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body model with nested models (HoursIn) refers to `#/$defs/...`, which would point
+    at the document's root: put each definition in place instead."""
+    definitions = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if isinstance(ref := node.get("$ref"), str) and ref.startswith("#/$defs/"):
+                return walk(definitions[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return dict(walk(schema))
 
 
 def _path_names(path: str) -> list[str]:

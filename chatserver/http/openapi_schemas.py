@@ -117,6 +117,30 @@ EXPORT = obj({"format": STRING, "email": STRING, "exported_at": TIME,
               "access_log": array(obj({"at": TIME, "action": STRING}))})
 COUNTS = obj({"conversations": {"type": "integer"}, "offline_messages": {"type": "integer"},
               "emails": {"type": "integer"}})
+# The figures of GET /api/v1/reports (services/reports.py `_summary`).
+NUMBER_OR_NULL: Schema = {"type": ["number", "null"]}
+HISTOGRAM = obj({"count": {"type": "integer"}, "p50": NUMBER_OR_NULL, "p90": NUMBER_OR_NULL,
+                 "buckets": array({"type": "integer"})})
+FIGURES = obj({"started": {"type": "integer"}, "handed_off": {"type": "integer"},
+               "claimed": {"type": "integer"}, "assistant_solved": {"type": "integer"},
+               "closed": {"type": "integer"}, "offline_messages": {"type": "integer"},
+               "messages": {"type": "object"}, "wait": HISTOGRAM, "first_response": HISTOGRAM,
+               "duration": HISTOGRAM, "ratings": {"type": "object"},
+               "rating_average": NUMBER_OR_NULL})
+REPORT = obj({"from": {"type": "string", "format": "date"},
+              "to": {"type": "string", "format": "date"},
+              "language": {"type": ["string", "null"]}, "agent_id": {"type": ["integer", "null"]},
+              "time_zone": STRING, "bounds": {"type": "object"}, "total": FIGURES,
+              "days": array({"allOf": [FIGURES, obj({"day": STRING})]}),
+              "heatmap": array(array({"type": "integer"})),
+              "agents": array({"allOf": [FIGURES, obj({"agent_id": {"type": "integer"},
+                                                       "name": STRING})]})})
+CLOCK_OR_NULL: Schema = {"type": ["string", "null"]}
+HOURS = obj({"weekly": array(obj({"weekday": {"type": "integer"}, "opens": STRING,
+                                  "closes": STRING})),
+             "exceptions": array(obj({"date": STRING, "opens": CLOCK_OR_NULL,
+                                      "closes": CLOCK_OR_NULL})),
+             "time_zone": STRING, "open": {"type": "boolean"}})
 DAYS: Schema = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
 
 # The FAQ editor (issue 23): entries in the FAQ file's shape, labelled questions, scores.
@@ -210,6 +234,9 @@ RESPONSES: dict[tuple[str, str], Schema] = {
          "items": array(REVIEW_ITEM)}))),
     ("post", "/api/v1/faq/review/{message_id}"): ok(
         saved={"oneOf": [{"type": "null"}, obj(SAVED)]}),
+    ("get", "/api/v1/reports"): ok(report=REPORT),
+    ("get", "/api/v1/business-hours"): ok(hours=HOURS),
+    ("put", "/api/v1/business-hours"): ok(hours=HOURS),
     ("get", "/api/v1/openapi.json"): obj({"openapi": STRING, "info": {"type": "object"},
                                           "paths": {"type": "object"}}),
 }

@@ -14,7 +14,7 @@ from chatserver.http.common import request_language
 from chatserver.http.widget import allow_host_origin
 from chatserver.keys import CONTEXT
 from chatserver.package_data import data_path
-from chatserver.services import presence
+from chatserver.services import hours, presence
 from chatserver.services.privacy import notice
 from chatserver.services.ui_strings import widget_strings
 from chatserver.settings import LANGUAGES
@@ -30,6 +30,8 @@ async def widget_config(request: web.Request) -> web.Response:
         "languages": list(LANGUAGES),
         "notice": notice.summary(ctx, language),
         "online": await presence.is_online(ctx),
+        # While closed by the business hours: "We are back on Monday at 9.00" (issue 22).
+        "back_at": hours.back_at(ctx, language),
         "features": notice.feature_flags(ctx),
         "limits": {"max_message_chars": ctx.settings.limits.max_message_chars},
         "strings": widget_strings(ctx, language),

@@ -11,12 +11,14 @@ from chatserver.http import (
     console,
     dsar,
     faq,
+    hours,
     offline,
     openapi,
     ops,
     passkeys,
     privacy,
     public,
+    reports,
     widget,
 )
 
@@ -82,6 +84,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/api/v1/canned-responses/{canned_id}", admin_api.delete_canned)
     app.router.add_get("/api/v1/audit", admin_api.list_audit)
     app.router.add_get("/api/v1/retention", admin_api.retention)
+    app.router.add_get("/api/v1/reports", reports.get_reports)  # issue 22
+    app.router.add_get("/api/v1/business-hours", hours.get_hours)
+    app.router.add_put("/api/v1/business-hours", hours.put_hours)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
     # The FAQ editor and the review list (docs/bot.md).
     app.router.add_get("/api/v1/faq", faq.get_faq)

@@ -61,6 +61,13 @@ class OfflineMessageIn(Payload):
     text: Text
 
 
+class Rating(Payload):
+    """The visitor's answer to "How did we do?" (issue 22); both parts are optional."""
+
+    score: Annotated[int, Field(ge=1, le=5)] | None = None
+    comment: Annotated[CleanText, StringConstraints(max_length=500)] | None = None
+
+
 class Presence(Payload):
     status: Literal["online", "away"]
 

@@ -14,12 +14,13 @@ from chatserver.realtime.payloads import (
     Empty,
     History,
     OfflineMessageIn,
+    Rating,
     TranscriptRequest,
     Typing,
     VisitorAuth,
     VisitorMessage,
 )
-from chatserver.services import conversations, presence, queue, routing
+from chatserver.services import conversations, hours, presence, queue, reports, routing
 from chatserver.services.address_limits import counted_as
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
@@ -54,6 +55,7 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
             "offline_message": self.on_offline_message,
             "export": self.on_export,
             "erase": self.on_erase,
+            "rate": self.on_rate,
         }
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
@@ -119,6 +121,7 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
         welcome: dict[str, Any] = {
             "token": token,
             "online": await presence.is_online(self.ctx),
+            "back_at": hours.back_at(self.ctx, self.connections[sid].language),
             "conversation": None,
         }
         if conversation is not None:
@@ -193,6 +196,12 @@ class VisitorNamespace(ChatNamespace[VisitorConnection]):
         conversation_id = self._own_conversation(conn)
         await rights.erase_conversation(self.ctx, conn.me)
         await self.leave_room(conn.sid, conversation_room(conversation_id))
+        return ok()
+
+    async def on_rate(self, conn: VisitorConnection, data: Any) -> Ack:
+        payload = parse(Rating, data)
+        await reports.rate(self.ctx, self._own_conversation(conn), payload.score,
+                           (payload.comment or "").strip() or None)
         return ok()
 
     def _own_conversation(self, conn: VisitorConnection) -> str:

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from chatserver.db.models import Agent, Conversation, Message
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, notes
+from chatserver.services import audit, notes, reports
 from chatserver.services.context import Context
 from chatserver.services.views import agent_conversation_view, message_view, note_view
 
@@ -63,8 +63,10 @@ async def read_conversation(ctx: Context, reader: Agent, conversation_id: str) -
         written = await notes.of_conversation(session, conversation_id)
         audit.record(ctx, session, "conversation.read", actor_kind="agent", actor_id=reader.id,
                      target_kind="conversation", target_id=conversation_id, via="api")
+        rating = await reports.rating_of(session, conversation_id)
     return {
         **agent_conversation_view(conversation, agent),
+        "rating": rating,
         "messages": [message_view(m) for m in messages],
         "notes": [note_view(n) for n in written],
     }

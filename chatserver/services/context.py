@@ -59,6 +59,8 @@ class Context:
     clock: Callable[[], datetime] = system_clock
     # Last availability this node announced; see presence.publish_availability.
     announced_online: bool | None = field(default=None)
+    # The same with the business hours' "back at" texts (presence.publish_availability).
+    announced_availability: str | None = field(default=None)
     # This node's Prometheus metrics (services/metrics.py); None in the CLI.
     metrics: Metrics | None = field(default=None)
     # A redis.asyncio client when `redis_url` is set (shared state between nodes), else None.
@@ -79,6 +81,8 @@ class Context:
     # The FAQ the assistant answers from, live on this node (services/assistant/faq_store.py
     # `LiveFaq`, wired by app.build_context); the chat core never reads it.
     faq: Any | None = field(default=None)
+    # This node's copy of the business hours (services/hours.py `Schedule`); None: not loaded.
+    hours: Any | None = field(default=None)
 
     @property
     def record_key(self) -> bytes:

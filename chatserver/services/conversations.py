@@ -28,6 +28,7 @@ from chatserver.services import (
     metrics,
     notes,
     queue,
+    reports,
 )
 from chatserver.services.context import Context
 from chatserver.services.tokens import new_token, token_hash
@@ -311,13 +312,14 @@ async def agent_history(ctx: Context, agent: Agent, conversation_id: str,
         rows = await stored_messages(session, conversation_id, after_seq, page)
         written = await notes.of_conversation(session, conversation_id)
         before = await earlier(session, conversation)
+        rating = await reports.rating_of(session, conversation_id)
     if after_seq == 0 and conversation.agent_id != agent.id:
         async with ctx.db.begin() as session:
             audit.record(ctx, session, "conversation.read", actor_kind="agent",
                          actor_id=agent.id, target_kind="conversation",
                          target_id=conversation_id, via="history")
     return {"messages": [message_view(m) for m in rows], "notes": [note_view(n) for n in written],
-            "earlier": before}
+            "earlier": before, "rating": rating}
 
 
 async def visitor_typing(ctx: Context, visitor: Visitor, typing: bool) -> None:

@@ -5,9 +5,11 @@ the agents of a crashed node go offline once its rows are older than presence.ti
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection, Mapping
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +20,7 @@ from chatserver.db import trip
 from chatserver.db.models import Agent, AgentConnection
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
+from chatserver.services import hours
 from chatserver.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -55,10 +58,32 @@ _ANYONE = trip.Statement(
 
 
 async def is_online(ctx: Context) -> bool:
+    """Whether a visitor can reach a person now: within the business hours (if a schedule is
+    set, services/hours.py) and with an agent online."""
+    if not hours.open_now(ctx):
+        return False
     fresh_after = ctx.clock() - timedelta(seconds=ctx.settings.presence.timeout_seconds)
     rows = await trip.read(ctx.engine,
                            lambda runner: runner.rows(_ANYONE, {"fresh_after": fresh_after}))
     return bool(rows[0][0])
+
+
+async def availability(ctx: Context) -> tuple[bool, dict[str, Any], str]:
+    """Whether a person can be reached, the `availability` payload, and the key by which
+    nodes tell a change (the payload, compactly). The business hours are read afresh: a node
+    that still had an older schedule would otherwise announce the old state back."""
+    await hours.load(ctx)
+    online = await is_online(ctx)
+    payload: dict[str, Any] = {"online": online}
+    if not online and (back := hours.back_at_all(ctx)) is not None:
+        payload["back_at"] = back  # closed by the business hours: when the team is back
+    key = "1" if online else "0" + json.dumps(payload.get("back_at"), sort_keys=True)
+    return online, payload, key
+
+
+async def remember_availability(ctx: Context) -> None:
+    """At start-up: what visitors are told from now on changes from this."""
+    ctx.announced_online, _payload, ctx.announced_availability = await availability(ctx)
 
 
 async def publish_availability(ctx: Context) -> None:
@@ -70,19 +95,19 @@ async def publish_availability(ctx: Context) -> None:
     heartbeat calls this again, so a change made on another node (or the expiry of a crashed
     node's agents) is announced within presence.heartbeat_seconds at the latest.
     """
-    online = await is_online(ctx)
-    changed = online != ctx.announced_online
+    online, payload, key = await availability(ctx)
+    changed = key != ctx.announced_availability
     if ctx.redis is not None:
         try:
-            previous = await ctx.redis.set(AVAILABILITY_KEY, "1" if online else "0", get=True)
+            previous = await ctx.redis.set(AVAILABILITY_KEY, key, get=True)
         except Exception:
             log.warning("presence: Redis unreachable; announcing availability from this node")
         else:
             if previous is not None:
-                changed = previous != (b"1" if online else b"0")
-    ctx.announced_online = online
+                changed = previous != key.encode()
+    ctx.announced_online, ctx.announced_availability = online, key
     if changed:
-        await ctx.bus.to_all_visitors("availability", {"online": online})
+        await ctx.bus.to_all_visitors("availability", payload)
 
 
 async def publish_agents(ctx: Context) -> None:

@@ -73,6 +73,13 @@ WIDGET_STRINGS: dict[str, str] = {
     "new_chat": _("Start a new chat"),
     "error_offline": _("There is no connection to the chat right now. Please try again soon."),
     "error_generic": _("Something went wrong. Please try again."),
+    # The rating when a chat ends (issue 22).
+    "rating_heading": _("How did we do?"),
+    "rating_scale": _("Your rating from 1 (poor) to 5 (excellent)"),
+    "rating_comment": _("Comment (optional)"),
+    "rating_send": _("Send rating"),
+    "rating_skip": _("Skip"),
+    "rating_thanks": _("Thank you for your feedback!"),
 }
 
 

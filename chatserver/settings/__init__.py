@@ -24,6 +24,7 @@ from chatserver.settings.bot import BotSettings
 from chatserver.settings.chat import ChatSettings
 from chatserver.settings.performance import PerformanceSettings
 from chatserver.settings.privacy import PrivacySettings
+from chatserver.settings.reports import RatingSettings, ReportsSettings
 from chatserver.settings.section import Section
 from chatserver.settings.smtp import SmtpSettings
 
@@ -213,6 +214,8 @@ class Settings(Section):
     backup: BackupSettings = Field(default_factory=BackupSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     bot: BotSettings = Field(default_factory=BotSettings)  # type: ignore[arg-type]
+    rating: RatingSettings = Field(default_factory=RatingSettings)  # type: ignore[arg-type]
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)  # type: ignore[arg-type]
     performance: PerformanceSettings = Field(
         default_factory=PerformanceSettings)  # type: ignore[arg-type]
 

@@ -115,6 +115,9 @@ class RetentionSettings(Section):
                          description="Days a backup may live: `chatserver backup` removes older "
                          "ones from backup.folder, and the tombstones of erasures are kept as "
                          "long, so an erasure holds after a restore from any of them.")
+    reports: int = Field(730, ge=1, le=36500,
+                         description="Days the anonymous report counters (per day, hour, "
+                         "language and agent; no personal data) are kept.")
 
 
 class PrivacySettings(Section):

@@ -5,6 +5,8 @@ import { api, query } from './api.js'
 import { languageName, formatTime } from './format.js'
 import { faqEditorView } from './faq_editor.js'
 import { faqReviewView } from './faq_review.js'
+import { reportsView } from './reports.js'
+import { hoursView } from './hours.js'
 
 const LANGS = ['fi', 'sv', 'en']
 
@@ -15,7 +17,9 @@ export const ADMIN_VIEWS = {
   '/console/admin/audit': { label: 'nav_audit', render: auditView },
   '/console/admin/privacy': { label: 'nav_privacy', render: privacyView },
   '/console/admin/faq': { label: 'nav_faq', render: faqEditorView },
-  '/console/admin/faq-review': { label: 'nav_faq_review', render: faqReviewView }
+  '/console/admin/faq-review': { label: 'nav_faq_review', render: faqReviewView },
+  '/console/admin/reports': { label: 'nav_reports', render: reportsView },
+  '/console/admin/hours': { label: 'nav_hours', render: hoursView }
 }
 
 function langSelect (t, id, value) {

@@ -38,6 +38,7 @@ export class ChatsView {
       message: (m) => this.onMessage(m),
       typing: (d) => this.onTyping(d),
       note: (n) => this.onNote(n),
+      rating: (r) => this.onRating(r),
       agents: (d) => { this.online = d.online; this.renderPanelActions() },
       status: () => this.setConnected(false),
       refused: (d) => { this.stop(); this.onRefused(d.message || this.t('session_ended')) }
@@ -132,6 +133,7 @@ export class ChatsView {
       if (!ack.ok) return
       for (const n of ack.notes || []) this.mergeNote(chat, n)
       if (ack.earlier) chat.earlier = ack.earlier
+      if (ack.rating) chat.rating = ack.rating
       if (ack.assistant) chat.assistant = ack.assistant
       if (!ack.messages.length) return
       for (const m of ack.messages) this.merge(chat, m, false)
@@ -237,6 +239,14 @@ export class ChatsView {
     if (chat.typing) chat.typingTimer = setTimeout(() => { chat.typing = false; this.renderTyping(); this.scheduleTabs() }, 15000)
     this.renderTyping()
     this.scheduleTabs()
+  }
+
+  // The visitor rated a chat that was yours (reports.rate): shown in its details.
+  onRating (rating) {
+    const chat = this.chats.get(rating.conversation_id)
+    if (!chat) return
+    chat.rating = rating
+    if (this.selected === chat.conv.id) this.renderDetails()
   }
 
   onNote (note) {

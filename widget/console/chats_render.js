@@ -193,7 +193,10 @@ export const rendering = {
     if (conv.claimed_at) rows.push([t('claimed_at'), formatTime(conv.claimed_at, this.app.lang, true)])
     if (conv.page_url) rows.push([t('page'), conv.page_url])
     if (conv.user_agent) rows.push([t('browser'), conv.user_agent])
-    if (conv.rating) rows.push([t('rating'), String(conv.rating.score) + ' / 5' + (conv.rating.comment ? ' – ' + conv.rating.comment : '')])
+    if (chat.rating) {
+      rows.push([t('rating'), (chat.rating.score ? chat.rating.score + ' / 5' : '–') +
+        (chat.rating.comment ? ' – “' + chat.rating.comment + '”' : '')])
+    }
     const earlier = chat.earlier || []
     clear(this.el.details,
       h('h2', { id: 'details-heading', tabindex: '-1' }, t('details')),

@@ -7,6 +7,7 @@ import { accountView } from './account.js'
 import { codeStep, enrolView } from './second_factor.js'
 import { passkeysSupported, usePasskey } from './passkeys.js'
 import { ADMIN_VIEWS } from './admin.js'
+import { reportsView } from './reports.js'
 
 const root = document.getElementById('app')
 const LANGUAGE_NAMES = { fi: 'Suomeksi', sv: 'På svenska', en: 'In English' }
@@ -151,7 +152,7 @@ function start (data) {
     ['/console/inbox', 'nav_inbox'], ['/console/account', 'nav_account']]
   if (admin) {
     for (const [path, key] of Object.entries(ADMIN_VIEWS)) links.push([path, key.label])
-  }
+  } else links.push(['/console/reports', 'nav_reports']) // an agent's own figures (issue 22)
   const nav = h('nav', { class: 'main-nav', 'aria-label': app.t('nav_label') },
     h('ul', null, links.map(([path, key]) => h('li', null,
       h('a', { href: path, 'data-path': path, onclick: (e) => { e.preventDefault(); app.navigate(path) } },
@@ -225,6 +226,9 @@ function route () {
   } else if (path === '/console/account') {
     title = 'nav_account'
     accountView(app, view, loggedOut)
+  } else if (path === '/console/reports') {
+    title = 'nav_reports'
+    reportsView(app, view)
   } else if (ADMIN_VIEWS[path]) {
     title = ADMIN_VIEWS[path].label
     if (app.me.role !== 'admin') clear(view, h('h1', null, app.t(title)), h('p', { class: 'error' }, app.t('admin_only')))

@@ -77,6 +77,8 @@ export function historyView (app, view) {
         h('h2', { id: 'transcript-heading', tabindex: '-1' }, t('chat_with', { id: shortId(id) })),
         h('p', null, languageName(t, conversation.language), ' · ', formatTime(conversation.created_at, app.lang, true)),
         assistantActions(t, conversation.assistant),
+        conversation.rating ? h('p', { class: 'rating-comment' }, conversation.rating.score ? t('rating_score', { score: conversation.rating.score }) : t('rating_none'),
+          conversation.rating.comment ? [' – ', h('q', null, conversation.rating.comment)] : null) : null,
         h('ol', { class: 'log' }, items))
       detail.querySelector('h2').focus()
     } catch (e) {

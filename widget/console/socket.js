@@ -15,7 +15,7 @@ export class AgentSocket {
       reconnectionDelayMax: 5000,
       timeout: 8000
     })
-    for (const name of ['queue', 'queue_update', 'conversation', 'message', 'typing', 'agents']) {
+    for (const name of ['queue', 'queue_update', 'conversation', 'message', 'typing', 'agents', 'note', 'rating']) {
       socket.on(name, (data) => handlers[name](data))
     }
     socket.on('welcome', (data) => {

@@ -6,7 +6,8 @@ import { app, elements, errorText, save, state, t } from './state.js'
 export function buildChat () {
   elements.list = h('ol', { 'aria-label': t('messages'), tabindex: '0' })
   elements.typing = h('p', { class: 'typing' })
-  elements.note = h('p', { class: 'bar', hidden: true }, t('nobody_online'), ' ',
+  elements.noteText = h('span', {}, t('nobody_online'))
+  elements.note = h('p', { class: 'bar', hidden: true }, elements.noteText, ' ',
     h('button', { class: 'link', type: 'button', onclick: () => app.show(app.offlineView()) }, t('leave_message')))
   elements.handoff = h('p', { class: 'bar', hidden: true },
     h('button', { class: 'link', type: 'button', onclick: handoff }, t('talk_to_person')))
@@ -285,12 +286,14 @@ function pick (ev, choice) {
 export function setConversation (c) {
   if (state.conv && state.conv.id !== c.id) return
   state.previous = null // linked by the server when this conversation was opened
+  const ending = !!state.conv && state.conv.state !== 'closed' && c.state === 'closed' && !c.erased
   const next = Object.assign({}, state.conv, c)
   if (next.state !== 'queued') delete next.queue_position
   if (next.state !== 'active') delete next.agent
   if (next.state !== 'bot') delete next.offer_offline_form
   state.conv = next
   renderState()
+  if (ending && (state.cfg.features || {}).rating) app.show(app.ratingView())
 }
 
 export function renderState () {
@@ -312,4 +315,6 @@ export function renderState () {
   const features = state.cfg.features || {}
   elements.note.hidden = !(c && (c.offer_offline_form || ((c.state === 'queued' || c.state === 'bot') && !state.cfg.online)) && features.offline_form)
   elements.handoff.hidden = !(c && c.state === 'bot' && state.cfg.online)
+  // Outside the business hours: when the team is back, instead of "No one is online".
+  elements.noteText.textContent = state.cfg.back_at || t('nobody_online')
 }

@@ -21,6 +21,7 @@ export function connect () {
     conversation: app.setConversation,
     availability: (data) => {
       state.cfg.online = data.online
+      state.cfg.back_at = (data.back_at && data.back_at[state.lang]) || null
       app.renderState()
     },
     refused: onRefused,
@@ -56,6 +57,7 @@ export async function onWelcome (welcome) {
   state.status = ''
   state.token = welcome.token
   state.cfg.online = welcome.online
+  state.cfg.back_at = welcome.back_at || null
   save()
   const c = welcome.conversation
   if (c && state.conv && c.id !== state.conv.id) app.resetChat()

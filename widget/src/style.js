@@ -73,4 +73,10 @@ li.failed .meta{color:#b3261e}
 .compose{border-top:1px solid #ddd;padding:10px;display:flex;flex-direction:row;gap:8px;align-items:flex-end}
 .compose textarea{resize:none;height:60px;flex:1;min-width:0}
 .end{border-top:1px solid #ddd;padding:12px;text-align:center}
+.stars{border:0;padding:0;margin:0;display:flex;gap:6px;flex-wrap:wrap}
+.stars legend{font-weight:600;font-size:14px;padding:0;margin-bottom:4px}
+.stars label{display:flex;align-items:center;gap:4px;border:1px solid #6b6b6b;border-radius:8px;padding:6px 10px;cursor:pointer;margin:0}
+.stars input{width:auto;margin:0}
+.stars label:has(input:checked){background:var(--c);color:var(--t);border-color:var(--c)}
+input[type=radio]:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
 `

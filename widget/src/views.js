@@ -1,4 +1,5 @@
-// The panel's other views: privacy notice, offline form, transcript address, erase confirmation.
+// The panel's other views: privacy notice, offline form, transcript address, erase confirmation,
+// the rating when a chat ends.
 import { h } from './dom.js'
 import { app, elements, EMAIL, errorText, state, t } from './state.js'
 
@@ -69,7 +70,8 @@ export function offlineView () {
       if (!state.started) app.stopConnection()
       app.show(infoView(t('offline_sent'), state.started ? t('back_to_chat') : t('close'), state.started ? () => app.show(elements.chat, elements.input) : app.closePanel))
     }
-  }, h('h3', {}, t('offline_heading')), h('p', {}, t('offline_intro')), noticeBox(),
+  }, h('h3', {}, t('offline_heading')), state.cfg.back_at && h('p', { class: 'back' }, state.cfg.back_at),
+  h('p', {}, t('offline_intro')), noticeBox(),
   name.el, email.el, text.el, h('p', { class: 'muted' }, t('offline_ack')), alert, h('p', {}, send))
   form.focusTarget = name.input
   return form
@@ -115,6 +117,44 @@ export function eraseView () {
         app.show(infoView(t('deleted'), t('close'), app.closePanel))
       }
     }, t('delete_confirm')), ' ', cancel)))
+}
+
+// "How did we do?" when a chat ends (features.rating): a 1-5 radio group and an optional
+// comment; both optional, skipped with one click or Escape.
+export function ratingView () {
+  const back = () => app.show(elements.chat, elements.end.querySelector('button'))
+  const radios = [1, 2, 3, 4, 5].map((n) => h('input', { type: 'radio', name: 'cs-score', value: String(n), id: 'cs-r' + n }))
+  const comment = field('cs-rc', t('rating_comment'), h('textarea', { rows: '3', maxlength: '500' }))
+  const alert = h('p', { class: 'alert', role: 'alert' })
+  const form = h('form', {
+    class: 'view rate',
+    novalidate: true,
+    onkeydown: (ev) => {
+      if (ev.key !== 'Escape') return
+      ev.preventDefault()
+      ev.stopPropagation()
+      back()
+    },
+    onsubmit: async (ev) => {
+      ev.preventDefault()
+      const picked = radios.find((r) => r.checked)
+      const text = comment.input.value.trim()
+      if (!picked && !text) return back()
+      const ack = await state.conn.call('rate', Object.assign(picked ? { score: +picked.value } : {}, text ? { comment: text } : {}))
+      if (!ack.ok) {
+        alert.textContent = errorText(ack)
+        return
+      }
+      app.show(infoView(t('rating_thanks'), t('back_to_chat'), back))
+    }
+  }, h('h3', { id: 'cs-rh' }, t('rating_heading')),
+  h('fieldset', { class: 'stars' }, h('legend', {}, t('rating_scale')),
+    radios.map((r, i) => h('label', { for: r.id }, r, h('span', {}, String(i + 1))))),
+  comment.el, alert,
+  h('p', {}, h('button', { class: 'btn', type: 'submit' }, t('rating_send')), ' ',
+    h('button', { class: 'btn sec', type: 'button', onclick: back }, t('rating_skip'))))
+  form.setAttribute('aria-labelledby', 'cs-rh')
+  return focusOn(radios[0], form)
 }
 
 export function infoView (text, label, action) {

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatserver.db.models import Agent, Conversation, OfflineMessage, OutboxEmail
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import address_limits, audit
+from chatserver.services import address_limits, audit, reports
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.email import mailer, outbox
@@ -100,6 +100,7 @@ async def leave_message(ctx: Context, visitor: Visitor, name: str, address: str,
                                     address_limits.OFFLINE_MESSAGES)
         session.add(row)
         await session.flush()
+        await reports.count_offline(ctx, session, row)
         intro = _t(ctx, team_language, NOTICE_BODY, name=name, email=email,
                    time=_when(ctx, now, team_language), language=visitor.language)
         outbox.queue(

@@ -141,4 +141,5 @@ def metadata(ctx: Context, user_agent: str | None, page_url: str | None) -> dict
 def feature_flags(ctx: Context) -> dict[str, bool]:
     """The optional features in use, as the notice describes them (for the widget's config)."""
     feats = features(ctx.settings)
-    return {"transcript": feats.transcript, "offline_form": feats.offline_form, "bot": feats.bot}
+    return {"transcript": feats.transcript, "offline_form": feats.offline_form, "bot": feats.bot,
+            "rating": feats.rating}

@@ -71,6 +71,7 @@ class Features:
     transcript: bool = True
     offline_form: bool = True
     bot: bool = False
+    rating: bool = False  # "How did we do?" when a chat ends (`[rating] enabled`, issue 22)
 
 
 def features(settings: Settings) -> Features:
@@ -79,7 +80,8 @@ def features(settings: Settings) -> Features:
     transcript = bool(getattr(smtp, "transcripts", True)) if smtp is not None else True
     bot = bool(getattr(getattr(settings, "bot", None), "enabled", False))
     offline = bool(getattr(getattr(settings, "offline", None), "enabled", True))
-    return Features(transcript=transcript, offline_form=offline, bot=bot)
+    rating = bool(getattr(getattr(settings, "rating", None), "enabled", False))
+    return Features(transcript=transcript, offline_form=offline, bot=bot, rating=rating)
 
 
 class _Writer:
@@ -193,6 +195,9 @@ def _purposes(w: _Writer, settings: Settings, feats: Features) -> list[str]:
     if feats.transcript:
         items.append(w(_("Emailing you the transcript of the conversation when you ask for it; "
                          "legal basis: consent (GDPR art. 6(1)(a)).")))
+    if feats.rating:
+        items.append(w(_("Asking how well we served you when the chat ends, to improve the "
+                         "service; answering is voluntary.")))
     items.append(w(_("Logging access to the data to keep it secure; legal basis: a legal "
                      "obligation (GDPR art. 6(1)(c) and art. 32).")))
     return items
@@ -214,6 +219,9 @@ def _data_items(w: _Writer, settings: Settings, feats: Features) -> list[str]:
         items.append(w(_("Your email address, if you ask for the transcript by email")))
     if feats.offline_form:
         items.append(w(_("Your name, email address and message, if you use the offline form")))
+    if feats.rating:
+        items.append(w(_("Your rating of the chat (1 to 5) and your comment on it, if you give "
+                         "them")))
     if p.collect_user_agent:
         items.append(w(_("The identification of your browser and operating system (user "
                          "agent)")))
@@ -242,6 +250,8 @@ def _retention(w: _Writer, settings: Settings, feats: Features) -> list[str]:
     if feats.transcript:
         items.append(w(_("The email address given for the transcript is deleted with the "
                          "conversation.")))
+    if feats.rating:
+        items.append(w(_("Your rating and comment are deleted with the conversation.")))
     if feats.offline_form:
         items.append(w(_("Messages left with the offline form are deleted {period} after they "
                          "arrive."), period=w.period(r.offline_messages)))

@@ -39,7 +39,7 @@ from chatserver.db.models import (
     OfflineMessage,
     OutboxEmail,
 )
-from chatserver.services import api_tokens, audit, metrics, passkeys, search
+from chatserver.services import api_tokens, audit, metrics, passkeys, reports, search
 from chatserver.services.background import background
 from chatserver.services.context import Context
 from chatserver.services.privacy import erasures
@@ -168,6 +168,8 @@ async def purge(ctx: Context, now: datetime | None = None,
                 .order_by(col(Conversation.id)).limit(max(1, batch // 20)))).all())
         if not ids:
             break
+        async with ctx.db.begin() as session:  # counted into the reports before they go
+            await reports.fold_before_delete(ctx, session, ids)
         counts.messages += await _delete_batches(
             ctx, Message, col(Message.id), col(Message.conversation_id).in_(ids), "messages",
             progress)
@@ -189,6 +191,7 @@ async def purge(ctx: Context, now: datetime | None = None,
     counts.audit_events = await _delete_batches(
         ctx, AuditEvent, col(AuditEvent.id), _audit_due(c), "audit_events", progress)
     await _expire_credentials(ctx, now or ctx.clock())
+    await reports.purge(ctx, now or ctx.clock())
     for kind, rows in counts.as_dict().items():
         metrics.count_purged(ctx, kind, rows)  # chatserver_purged_total{kind=...}
     if counts.total():

@@ -29,7 +29,7 @@ from chatserver.db.models import (
 )
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
-from chatserver.services import audit, notes, queue
+from chatserver.services import audit, notes, queue, reports
 from chatserver.services.context import Context
 from chatserver.services.conversations import Visitor
 from chatserver.services.email.offline import valid_address
@@ -123,6 +123,7 @@ async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
             "closed_at": iso(c.closed_at), "transcript_email": c.transcript_email,
             "user_agent": c.user_agent, "page_url": c.page_url,
             "resume_key_sha256": c.token_hash,
+            "rating": await reports.rating_of(session, c.id),
             "messages": [message_view(m) for m in messages],
             # Agents' private notes: personal data about the visitor too (notes.py).
             "notes": [note_view(n) for n in await notes.of_conversation(session, c.id)],
@@ -156,6 +157,8 @@ async def _erase(ctx: Context, session: AsyncSession, found: Found,
     conversations = [c.id for c in found.conversations]
     offline = [m.id for m in found.offline_messages]
     emails = [e.id for e in found.emails]
+    # Counted into the anonymous reports first, so that erasing does not change them.
+    await reports.fold_before_delete(ctx, session, conversations)
     await erasures.delete_rows(session, conversations, offline, emails)
     erasures.record(ctx, session, "conversation", conversations)
     erasures.record(ctx, session, "offline_message", offline)
