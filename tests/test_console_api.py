@@ -171,7 +171,8 @@ async def test_retention_in_force_is_shown_read_only(chat_factory: Any) -> None:
     async with http.get(f"{chat.url}/api/v1/retention") as response:
         body = await _json(response)
     assert body["retention_days"] == {"conversations": 30, "offline_messages": 60,
-                                      "sent_emails": 7, "audit_events": 365, "backups": 35}
+                                      "sent_emails": 7, "audit_events": 365, "backups": 35,
+                                      "reports": 730}
     assert body["collected"] == {"user_agent": False, "page_url": False}
     async with http.post(f"{chat.url}/api/v1/retention", json={}, headers=csrf) as response:
         assert response.status == 405

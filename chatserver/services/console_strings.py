@@ -277,6 +277,7 @@ CONSOLE_STRINGS: dict[str, str] = {
     "retention_emails": _("Records of sent emails (their content is deleted on delivery)"),
     "retention_audit": _("Audit log entries"),
     "retention_backups": _("Backups, and the tombstones of erasures"),
+    "retention_reports": _("Anonymous report counters (no personal data)"),
     "collected_browser": _("Visitor's browser stored"),
     "collected_page": _("Visitor's page address stored"),
     "days": _("{count} days"),

@@ -252,7 +252,7 @@ function privacyView (app, view) {
         h('dl', { class: 'details' },
           [['retention_conversations', r.conversations], ['retention_offline', r.offline_messages],
             ['retention_emails', r.sent_emails], ['retention_audit', r.audit_events],
-            ['retention_backups', r.backups]].map(([k, v]) =>
+            ['retention_backups', r.backups], ['retention_reports', r.reports]].map(([k, v]) =>
             [h('dt', null, t(k)), h('dd', null, t('days', { count: v }))]),
           h('dt', null, t('collected_browser')), h('dd', null, data.collected.user_agent ? t('yes') : t('no')),
           h('dt', null, t('collected_page')), h('dd', null, data.collected.page_url ? t('yes') : t('no'))))
