@@ -19,6 +19,7 @@ export class ChatsView {
     this.prefs = prefs
     this.queue = []
     this.left = new Set() // conversations that left the queue: they never come back to it
+    this.added = new Map() // conversations added by deltas since the welcome (onQueue)
     this.seen = null
     this.chats = new Map()
     this.online = []
@@ -93,6 +94,7 @@ export class ChatsView {
     this.setConnected(true)
     this.app.me = { ...this.app.me, ...data.agent }
     this.online = data.online || []
+    this.added = new Map() // a new connection: its welcome's queue is the base again
     this.onQueue(data.queue)
     const assigned = new Set()
     for (const conv of data.assigned) {
@@ -108,8 +110,7 @@ export class ChatsView {
       }
     }
     if (this.app.presenceSelect) this.app.presenceSelect.value = this.app.me.presence === 'away' ? 'away' : 'online'
-    this.render()
-    performance.mark('chatserver:listed')
+    // The requests go out first, so the server answers while the list is being drawn.
     const open = [...this.chats.values()].filter((chat) => !chat.closed)
     open.sort((a, b) => (b.conv.id === this.selected) - (a.conv.id === this.selected))
     const workers = Array.from({ length: 4 }, async () => {
@@ -119,6 +120,8 @@ export class ChatsView {
         this.scheduleTabs()
       }
     })
+    this.render()
+    performance.mark('chatserver:listed')
     await Promise.all(workers)
     this.renderDetails()
     for (const chat of this.chats.values()) {
@@ -149,8 +152,16 @@ export class ChatsView {
   }
 
   // --- events --------------------------------------------------------------------------------
-  // The whole queue: in `welcome`, right after it, and when asked for with `queue`.
+  // The whole queue: in `welcome`, right after it, and when asked for with `queue`. A whole
+  // queue read before a conversation joined can arrive after that conversation's `added`
+  // delta: the conversations added since the welcome are kept in it unless they have left.
   onQueue (all) {
+    const byId = new Map(all.map((c) => [c.id, c]))
+    for (const [id, conv] of this.added) if (!byId.has(id)) byId.set(id, conv)
+    this.setQueue(inQueueOrder([...byId.values()]))
+  }
+
+  setQueue (all) {
     const conversations = all.filter((c) => !this.left.has(c.id))
     const fresh = conversations.filter((c) => this.seen && !this.seen.has(c.id))
     this.seen = new Set(conversations.map((c) => c.id))
@@ -165,13 +176,16 @@ export class ChatsView {
   onQueueUpdate ({ added, removed }) {
     for (const id of removed) {
       this.left.add(id)
+      this.added.delete(id)
       if (this.left.size > 10000) this.left.delete(this.left.values().next().value)
     }
     const next = this.queue.filter((c) => !this.left.has(c.id))
     const have = new Set(next.map((c) => c.id))
-    for (const conv of added) if (!have.has(conv.id)) next.push(conv)
-    next.sort((a, b) => (a.queued_at || '').localeCompare(b.queued_at || '') || a.id.localeCompare(b.id))
-    this.onQueue(next)
+    for (const conv of added) {
+      if (!this.left.has(conv.id)) this.added.set(conv.id, conv)
+      if (!have.has(conv.id)) next.push(conv)
+    }
+    this.setQueue(inQueueOrder(next))
   }
 
   onConversation (data) {
@@ -486,6 +500,10 @@ export class ChatsView {
 }
 
 Object.assign(ChatsView.prototype, rendering)
+
+function inQueueOrder (conversations) {
+  return conversations.sort((a, b) => (a.queued_at || '').localeCompare(b.queued_at || '') || a.id.localeCompare(b.id))
+}
 
 function loadDrafts () {
   try { return JSON.parse(window.sessionStorage.getItem(DRAFTS)) || {} } catch (e) { return {} }
