@@ -112,14 +112,29 @@ def _restart_exited_nodes(project: str) -> bool:
     return True
 
 
+async def _add_agent(project: str) -> None:
+    """`chatserver agent add` in a node. A node that `_restart_exited_nodes` has just started
+    may not resolve the database's name for a moment (podman's network DNS: "Temporary failure
+    in name resolution"); try the other node, then again, for up to 30 s."""
+    last = ""
+    for attempt in range(30):
+        node = ("app1", "app2")[attempt % 2]
+        done = containers.podman("exec", "-i", f"{project}_{node}_1", "chatserver", "agent",
+                                 "add", "anna@example.fi", "--name", "Anna",
+                                 "--password-stdin", stdin=PASSWORD + "\n", check=False)
+        if done.returncode == 0:
+            return
+        last = (done.stdout + done.stderr)[-2000:]
+        await asyncio.sleep(1)
+    raise AssertionError(f"chatserver agent add failed in both nodes: {last}")
+
+
 async def test_two_nodes_behind_nginx_chat_across_nodes_and_survive_one_stopping(
         stack: tuple[str, str]) -> None:
     project, url = stack
     assert await until_ready(url, lambda: _restart_exited_nodes(project)), \
         "the compose stack did not become ready through nginx"
-    containers.podman("exec", "-i", f"{project}_app1_1", "chatserver", "agent", "add",
-                      "anna@example.fi", "--name", "Anna", "--password-stdin",
-                      stdin=PASSWORD + "\n")
+    await _add_agent(project)
     async with aiohttp.ClientSession() as http, http.get(
             f"{url}/api/v1/widget/config?lang=fi") as response:
         notice = (await response.json())["notice"]["version"]
