@@ -76,6 +76,9 @@ async def test_three_visitors_at_once_replies_land_right_unread_and_drafts_survi
     await expect(page.locator("#unread-total")).to_have_text(" 2 unread")
     assert (await page.title()).startswith("(2) ")
     assert "%3E2%3C" in (await page.locator('link[rel="icon"]').get_attribute("href") or "")
+    await page.get_by_role("link", name="History", exact=True).click()
+    await expect(page).to_have_title(re.compile(r"^\(2\) History"))  # on every view
+    await page.get_by_role("link", name=re.compile("^Chats")).click()
 
     # Drafts in two chats; each survives switching, and each reply goes to its own chat.
     await tab(page, visitors[0]).click()

@@ -237,6 +237,7 @@ function route () {
     app.chats.mount(view)
   }
   document.title = app.t(title) + ' – ' + app.t('title')
+  if (app.chats) app.chats.renderTabs() // the unread count stays in the title on every view
 }
 
 // The agent's own choices (notification and sound), kept in this browser only.
