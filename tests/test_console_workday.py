@@ -192,7 +192,8 @@ async def test_every_view_passes_axe_in_both_themes_and_at_phone_width(
             console = Console(await context.new_page())
             page = console.page
             await page.goto(chat.url + "/console")
-            await assert_accessible(page, axe_source)  # the login page
+            await expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
+            await assert_accessible(page, axe_source)  # the login page, once it is drawn
             await log_in(page, ADMIN)
             await check_views(page, chat, visitors, scheme, size, axe_source)
             console.check()
