@@ -7,7 +7,7 @@ PostgreSQL from tests/servers.py with --postgres) with `report_hour` rows as a b
 leave them: every day, 10 opening hours × 3 languages of site-wide rows (agent 0: conversations
 started, hand-offs, assistant-solved, offline messages), and each agent working 8 of those hours
 in 2 languages (claims, messages, wait, first-answer and duration histograms, ratings). Then
-times `reports.report` (the three grouped reads behind GET /api/v1/reports) for the whole range,
+times `report_figures.report` (the three grouped reads behind GET /api/v1/reports) for the whole range,
 as an admin and as one agent, and prints the median and the slowest of `--runs`, the row count
 and the table's size.
 """
@@ -39,7 +39,7 @@ from chatserver.db.models import (  # noqa: E402
     report_hour,
     report_month,
 )
-from chatserver.services import reports  # noqa: E402
+from chatserver.services import report_figures, reports  # noqa: E402
 from chatserver.services.events import EventBus  # noqa: E402
 from chatserver.settings import load_settings  # noqa: E402
 
@@ -104,7 +104,7 @@ async def run(args: argparse.Namespace, url: str, folder: Path) -> None:
             count, day_rows, month_rows = [(await connection.execute(
                 select(func.count()).select_from(table))).scalar()
                 for table in (report_hour, report_day, report_month)]
-        query = reports.Query(end - timedelta(days=args.days - 1), end)
+        query = report_figures.Query(end - timedelta(days=args.days - 1), end)
         admin = Agent(id=0, email="a@example.fi", display_name="A", password_hash="",
                       role="admin")
         one = Agent(id=1, email="agent1@example.fi", display_name="Agent 1", password_hash="")
@@ -115,7 +115,7 @@ async def run(args: argparse.Namespace, url: str, folder: Path) -> None:
             times = []
             for _ in range(args.runs):
                 started = time.perf_counter()
-                report = await reports.report(ctx, viewer, query)
+                report = await report_figures.report(ctx, viewer, query)
                 times.append((time.perf_counter() - started) * 1000)
             print(f"  {name}: median {statistics.median(times):.0f} ms, slowest "
                   f"{max(times):.0f} ms over {args.runs} runs ({len(report['days'])} days, "

@@ -1,5 +1,5 @@
 """`GET /api/v1/reports`: the anonymous report figures for the console's reports page
-(issue 22). Admins see everyone's; an agent sees their own (services/reports.py)."""
+(issue 22). Admins see everyone's; an agent sees their own (services/report_figures.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chatserver.errors import Code, ServiceError
 from chatserver.http.common import authenticate
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
-from chatserver.services import reports
+from chatserver.services import report_figures, reports
 from chatserver.settings import LANGUAGES
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -47,5 +47,6 @@ async def get_reports(request: web.Request) -> web.Response:
     if language is not None and language not in LANGUAGES:
         raise ServiceError(Code.INVALID_INPUT, _("“{field}” must be one of: {choices}."),
                            field="language", choices=", ".join(LANGUAGES))
-    figures = await reports.report(ctx, caller.agent, reports.Query(start, end, language))
+    figures = await report_figures.report(ctx, caller.agent,
+                                          report_figures.Query(start, end, language))
     return web.json_response({"ok": True, "report": figures})
