@@ -12,7 +12,7 @@ from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
 from chatserver.services import agents, archive, audit, search
-from chatserver.services.assistant import faq_store
+from chatserver.services.assistant import faq_learning
 from chatserver.services.passwords import MIN_CHARS as MIN_PASSWORD_CHARS
 from chatserver.services.views import agent_view
 from chatserver.validation import (
@@ -69,7 +69,7 @@ async def get_conversation(request: web.Request) -> web.Response:
         ctx, caller.agent, record_id(request.match_info["conversation_id"])
     )
     if ctx.assistant is not None:  # what the FAQ assistant did in it (docs/protocol.md)
-        conversation["assistant"] = await faq_store.assistant_actions(ctx, conversation["id"])
+        conversation["assistant"] = await faq_learning.assistant_actions(ctx, conversation["id"])
     return web.json_response({"ok": True, "conversation": conversation})
 
 

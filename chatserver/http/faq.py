@@ -13,7 +13,7 @@ from chatserver.errors import Code, ServiceError
 from chatserver.http.common import authenticate, read_json
 from chatserver.i18n import gettext_noop as _
 from chatserver.keys import CONTEXT
-from chatserver.services.assistant import faq_store
+from chatserver.services.assistant import faq_learning, faq_store
 from chatserver.validation import Line, M, Payload, parse, record_id
 
 # An FAQ of a few hundred entries with three languages is larger than the other bodies of the
@@ -102,7 +102,7 @@ async def evaluate_faq(request: web.Request) -> web.Response:
 
 async def review_list(request: web.Request) -> web.Response:
     caller = await authenticate(request, admin=True)
-    groups = await faq_store.review(request.app[CONTEXT], caller.agent)
+    groups = await faq_learning.review(request.app[CONTEXT], caller.agent)
     return web.json_response({"ok": True, "groups": groups})
 
 
@@ -110,7 +110,7 @@ async def review_act(request: web.Request) -> web.Response:
     caller = await authenticate(request, admin=True)
     body = await read_json(request, ReviewAction)
     message_id = record_id(request.match_info["message_id"])
-    done = await faq_store.review_act(request.app[CONTEXT], caller.agent, message_id,
+    done = await faq_learning.review_act(request.app[CONTEXT], caller.agent, message_id,
                                       body.action, entry_id=body.entry_id, text=body.text,
                                       confirm=body.confirm)
     return web.json_response({"ok": True, **done})

@@ -36,7 +36,7 @@ from chatserver.services import (
     queue,
     routing,
 )
-from chatserver.services.assistant import faq_store
+from chatserver.services.assistant import faq_learning
 from chatserver.services.context import Context
 from chatserver.services.events import (
     AGENT_NS,
@@ -217,7 +217,7 @@ class AgentNamespace(ChatNamespace[AgentConnection]):
         (docs/protocol.md); read after the service let this agent see the conversation."""
         if self.ctx.assistant is None:
             return {}
-        return {"assistant": await faq_store.assistant_actions(self.ctx, conversation_id)}
+        return {"assistant": await faq_learning.assistant_actions(self.ctx, conversation_id)}
 
     async def on_message(self, conn: AgentConnection, data: Any) -> Ack:
         payload = parse(AgentMessage, data)

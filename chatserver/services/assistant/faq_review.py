@@ -4,7 +4,7 @@ and as what the agent who takes a conversation over sees.
 
 A `bot_decision` row points at its message and conversation with ON DELETE CASCADE, so the
 review list and its dismissals disappear with the conversations (erase, purge). Nothing is
-copied out of a message here; copying a question into the FAQ is faq_store.review_act.
+copied out of a message here; copying a question into the FAQ is faq_learning.review_act.
 """
 
 from __future__ import annotations
