@@ -70,6 +70,9 @@ async def test_a_note_reaches_agents_only_and_never_the_visitor(
     await visitor.next("message", where=lambda m: m["text"] == "Vastaus")
     history = await visitor.call("history", {"after_seq": 0})
     assert NOTE not in json.dumps(history, ensure_ascii=False)
+    exported = await visitor.call("export", {})  # their own export comes on their socket too
+    assert exported["ok"] is True and exported["data"]["conversations"]
+    assert NOTE not in json.dumps(exported, ensure_ascii=False)
     seen = everything_received(visitor)
     assert any(event == "conversation" for event, _ in seen)  # can fail: it does record
     assert NOTE not in json.dumps(seen, ensure_ascii=False)

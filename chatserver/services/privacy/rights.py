@@ -99,8 +99,10 @@ async def _emails(session: AsyncSession, conversation_ids: list[str], offline_id
         select(OutboxEmail).where(or_(*conditions)).order_by(col(OutboxEmail.created_at)))).all())
 
 
-async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
-    """Everything stored in `found`, as machine-readable JSON (art. 20)."""
+async def _export(session: AsyncSession, found: Found, *, notes_too: bool) -> dict[str, Any]:
+    """Everything stored in `found`, as machine-readable JSON (art. 20). Agents' notes only in
+    an admin's export (`notes_too`): the visitor's own comes on their socket, which a note
+    never reaches (notes.py); an admin answers a request for them (docs/privacy.md)."""
     agent_names = {a.id: a.display_name for a in (await session.exec(select(Agent))).all()}
     targets = [c.id for c in found.conversations] + [m.id for m in found.offline_messages]
     access = list((await session.exec(
@@ -125,8 +127,8 @@ async def _export(session: AsyncSession, found: Found) -> dict[str, Any]:
             "resume_key_sha256": c.token_hash,
             "rating": await reports.rating_of(session, c.id),
             "messages": [message_view(m) for m in messages],
-            # Agents' private notes: personal data about the visitor too (notes.py).
-            "notes": [note_view(n) for n in await notes.of_conversation(session, c.id)],
+            **({"notes": [note_view(n) for n in await notes.of_conversation(session, c.id)]}
+               if notes_too else {}),
             "assistant": [{"message_id": d.message_id, "kind": d.kind, "entry_id": d.entry_id,
                            "confidence": d.confidence, "created_at": iso(d.created_at),
                            "reviewed": d.reviewed} for d in decisions],
@@ -198,7 +200,8 @@ async def export_conversation(ctx: Context, visitor: Visitor) -> dict[str, Any]:
                 "offline_messages": [], "emails": [], "access_log": []}
     async with ctx.db.begin() as session:
         conversation = await _own(session, visitor)
-        data = await _export(session, await _visitor_found(session, conversation))
+        data = await _export(session, await _visitor_found(session, conversation),
+                             notes_too=False)
         audit.record(ctx, session, "conversation.export", actor_kind="visitor",
                      target_kind="conversation", target_id=conversation.id)
     return {**data, "exported_at": iso(ctx.clock())}
@@ -243,7 +246,7 @@ async def export_by_email(ctx: Context, actor: Actor, address: str) -> dict[str,
     email = _normalise(address)
     async with ctx.db.begin() as session:
         found = await _find_by_email(ctx, session, email)
-        data = await _export(session, found)
+        data = await _export(session, found, notes_too=True)
         audit.record(ctx, session, "dsar.export", actor_kind=actor.kind, actor_id=actor.id,
                      target_kind="email", **found.counts())
     return {**data, "email": email, "exported_at": iso(ctx.clock())}
