@@ -212,6 +212,10 @@ def _data_items(w: _Writer, settings: Settings, feats: Features) -> list[str]:
         w(_("A hash of a random resume key, so that you can continue the chat after "
             "reloading the page")),
         w(_("The name the answering agent uses in the chat")),
+        w(_("Notes our agents write about the conversation for one another; you do not see "
+            "them in the chat, but you can ask us for them")),
+        w(_("If you start a new chat in the same browser, a link to your previous chat, so "
+            "that our agents see it while it is stored")),
     ]
     if feats.bot:
         items.append(w(_("The answers of the automatic assistant, as part of the conversation")))
