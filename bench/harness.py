@@ -236,11 +236,11 @@ def cleanup() -> None:
         _TEMPLATE[:] = [None, []]
 
 
-def start_profiler(pid: int, output: str) -> subprocess.Popen[bytes]:
+def start_profiler(pid: int, output: str, rate: int = 200) -> subprocess.Popen[bytes]:
     """py-spy, sampling only threads that hold the GIL (what costs CPU), as raw stacks."""
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--format",
-         "raw", "--output", output, "--nonblocking", "--gil", "--rate", "200"],
+         "raw", "--output", output, "--nonblocking", "--gil", "--rate", str(rate)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatserver.app import build_context  # noqa: E402
 from chatserver.db import migrate  # noqa: E402
-from chatserver.services.privacy import retention  # noqa: E402
 from chatserver.services.events import EventBus  # noqa: E402
+from chatserver.services.privacy import retention  # noqa: E402
 from chatserver.settings import load_settings  # noqa: E402
 
 TEXT = "Hei! Tämä on esimerkkiviesti, jossa on suunnilleen tavallisen chat-viestin verran tekstiä."

@@ -95,3 +95,14 @@ async def test_postgres_migrations_and_chat_round_trip(
         assert [m["seq"] for m in history["messages"]] == [1, 2, 3]
     finally:
         await chat.close()
+
+
+def test_the_hot_paths_rows_have_the_tables_columns() -> None:
+    """db/rows.py's plain rows are written with Core INSERTs of their `values()`: a column
+    added to the table and not to the row would be left out of every such INSERT."""
+    from chatserver.db.models import Conversation, Message
+    from chatserver.db.rows import ConversationRow, MessageRow
+
+    for row, model in ((MessageRow, Message), (ConversationRow, Conversation)):
+        columns = {column.name for column in model.__table__.columns}  # type: ignore[attr-defined]
+        assert set(row.__slots__) == columns, (row.__name__, set(row.__slots__) ^ columns)

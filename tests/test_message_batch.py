@@ -183,3 +183,42 @@ async def test_queue_positions_are_sent_only_to_visitors_who_moved(chat: Chat) -
         moved = await visitor.next("conversation", where=lambda c: "queue_position" in c)
         assert moved["queue_position"] == position
         assert [c for c in visitor.pending("conversation") if "queue_position" in c] == []
+
+
+async def test_an_agents_messages_sent_at_once_share_a_commit_and_keep_their_order(
+        chat_factory: Any) -> None:
+    """An agent's socket starts its next message while the previous one waits for its commit
+    (realtime/base.py `pipelined`), so ten sent at once share one or two commits instead of
+    taking ten one after another; they are stored in the order sent."""
+    # The session is checked once a minute, as by default (the tests' 0 reads it every event).
+    chat: Chat = await chat_factory(auth={"session_recheck_seconds": 60})
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    conversation_id = await _claimed_conversation(chat, agent_client, 1)
+    async with statements(chat) as seen:
+        acks = await asyncio.gather(*(agent_client.call(
+            "message", {"conversation_id": conversation_id, "client_id": f"m{i}",
+                        "text": f"reply {i}"}) for i in range(10)))
+    assert all(ack["ok"] for ack in acks)
+    assert seen.count("BEGIN") <= 2, seen
+    stored = [m.text for m in await _stored(chat, conversation_id) if m.author_kind == "agent"]
+    assert stored == [f"reply {i}" for i in range(10)]
+    assert [ack["message"]["seq"] for ack in acks] == sorted(ack["message"]["seq"]
+                                                             for ack in acks)
+
+
+async def test_an_event_after_pipelined_messages_waits_for_them(chat_factory: Any) -> None:
+    """A `close` sent right after messages does not overtake them: each message is stored
+    and acknowledged, and the conversation closes after the last one."""
+    chat: Chat = await chat_factory(auth={"session_recheck_seconds": 60})
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    conversation_id = await _claimed_conversation(chat, agent_client, 1)
+    calls = [agent_client.call("message", {"conversation_id": conversation_id,
+                                           "client_id": f"m{i}", "text": f"bye {i}"})
+             for i in range(5)]
+    calls.append(agent_client.call("close", {"conversation_id": conversation_id}))
+    acks = await asyncio.gather(*calls)
+    assert all(ack["ok"] for ack in acks), acks
+    stored = await _stored(chat, conversation_id)
+    texts = [m.text for m in stored]
+    assert texts[-6:-1] == [f"bye {i}" for i in range(5)]
+    assert stored[-1].author_kind == "system"  # the closing note comes after them

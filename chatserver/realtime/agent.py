@@ -79,6 +79,9 @@ def session_cookie(environ: dict[str, Any]) -> str | None:
 
 
 class AgentNamespace(ChatNamespace[AgentConnection]):
+    # An agent's next event starts while their message waits for its commit (realtime/base.py).
+    pipelined = frozenset({"message"})
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(AGENT_NS, ctx)
         self.handlers = {

@@ -1,6 +1,13 @@
 """What both namespaces share: dispatch by an explicit event table, one error shape for every
 refusal, a rate limit and an ordering lock per connection.
 
+Events of one connection start one at a time, in the order they came. Most also finish before
+the next starts; the namespace's `pipelined` events (an agent's `message`) let the next start
+as soon as they have taken their place in the group commit (services/message_batch.py, which
+commits in that order), so an agent who sends many messages does not wait a whole commit for
+each. Any other event waits until every pipelined one before it has finished, so a `close`
+never overtakes the message sent before it.
+
 Handlers stay thin (see docs/architecture.md): validate the payload, check who is asking,
 call a service in chatserver.services, return the ack.
 """
@@ -20,6 +27,7 @@ from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.realtime.packets import MALFORMED
 from chatserver.realtime.ratelimit import TokenBucket
+from chatserver.services import message_batch
 from chatserver.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -32,8 +40,19 @@ class Connection:
     sid: str
     language: str
     bucket: TokenBucket
-    # Events of one connection run one at a time, so messages commit in the order they were sent.
+    # Events of one connection start one at a time, so messages commit in the order they were
+    # sent; `pending` are the pipelined events that started and have not finished.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def settled(self) -> None:
+        """Returns once every event that had started, pipelined or not, has finished."""
+        async with self.lock:
+            await self._finish_pending()
+
+    async def _finish_pending(self) -> None:
+        if self.pending:
+            await asyncio.wait(list(self.pending))
 
 
 C = TypeVar("C", bound=Connection)
@@ -41,6 +60,9 @@ Handler = Callable[[Any, Any], Awaitable[Ack]]
 
 
 class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
+    # Events that let the connection's next event start once they are queued for their commit.
+    pipelined: frozenset[str] = frozenset()
+
     def __init__(self, namespace: str, ctx: Context) -> None:
         super().__init__(namespace)
         self.ctx = ctx
@@ -116,7 +138,11 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
                 if self.draining:
                     raise ServiceError(Code.UNAVAILABLE)
                 await self.before_event(connection, event)
-                return await handler(connection, payload)
+                if event not in self.pipelined:
+                    await connection._finish_pending()
+                    return await handler(connection, payload)
+                task = await _start_in_order(connection, handler(connection, payload))
+            return await task
         except ServiceError as error:
             return error.ack(self.ctx.translator, language)
         except Exception as error:
@@ -138,6 +164,26 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
 
     async def disconnected(self, connection: C) -> None:
         """Called once when a connection that completed `connect` goes away."""
+
+
+async def _start_in_order(connection: Connection, event: Awaitable[Ack]) -> asyncio.Task[Ack]:
+    """Runs `event` as a task until it has its place in the group commit (or has finished)."""
+    queued = asyncio.get_running_loop().create_future()
+    token = message_batch.QUEUED.set(queued)
+    try:
+        task = asyncio.ensure_future(event)  # the task keeps the context with `queued` set
+    finally:
+        message_batch.QUEUED.reset(token)
+    connection.pending.add(task)
+
+    def done(finished: asyncio.Task[Ack]) -> None:
+        connection.pending.discard(finished)
+        if not queued.done():
+            queued.set_result(None)
+
+    task.add_done_callback(done)
+    await queued
+    return task
 
 
 def ok(**fields: Any) -> dict[str, Any]:

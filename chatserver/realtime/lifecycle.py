@@ -123,9 +123,8 @@ async def _close_sockets(sio: socketio.AsyncServer) -> None:
 
 
 async def _idle(namespaces: tuple[socketio.AsyncNamespace, ...]) -> None:
-    # Each connection runs its events one at a time under its lock: holding every lock once
-    # means every event that had started has finished.
+    # Each connection starts its events one at a time under its lock and keeps the pipelined
+    # ones it started: settling each one means every event that had started has finished.
     for namespace in namespaces:
         for connection in list(namespace.connections.values()):
-            async with connection.lock:
-                pass
+            await connection.settled()

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db import trip
 from chatserver.db.models import Agent, Conversation, Message
+from chatserver.db.rows import AnyMessage, ConversationRow, MessageRow
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import (
@@ -105,19 +106,24 @@ async def earlier(session: AsyncSession, conversation: Conversation,
     return found
 
 
-def open_conversation(ctx: Context, visitor: Visitor, state: str) -> Conversation:
-    """A new conversation row, within `limits.conversations_per_address_per_hour`."""
+def new_conversation(ctx: Context, visitor: Visitor, state: str) -> ConversationRow:
+    """A new conversation's row, within `limits.conversations_per_address_per_hour`."""
     if visitor.address_key is not None:
         ctx.address_limits.take("conversation", visitor.address_key,
                                 ctx.settings.limits.conversations_per_address_per_hour,
                                 address_limits.NEW_CONVERSATIONS)
     now = ctx.clock()
-    return Conversation(
+    return ConversationRow(
         token_hash=visitor.token_hash, state=state, language=visitor.language,
         notice_version=visitor.notice_version, notice_acknowledged_at=now, created_at=now,
         last_activity_at=now, queued_at=now if state == "queued" else None,
         user_agent=visitor.user_agent, page_url=visitor.page_url, previous_id=visitor.previous_id,
     )
+
+
+def open_conversation(ctx: Context, visitor: Visitor, state: str) -> Conversation:
+    """`new_conversation` as a model, for a session to add."""
+    return Conversation(**new_conversation(ctx, visitor, state).values())
 
 
 async def post_visitor_message(
@@ -127,7 +133,8 @@ async def post_visitor_message(
     """Store the visitor's message and, while the assistant has the conversation, let it
     answer; `choice` is the FAQ entry the visitor picked from the assistant's choices."""
     client_key = f"v:{client_id}"
-    opened: Conversation | None = None
+    opened: ConversationRow | None = None
+    message: AnyMessage
     place: int | None = None
     try:
         if visitor.conversation_id is None:
@@ -167,7 +174,7 @@ async def post_visitor_message(
 
 # Opening a conversation is on the hot path of a burst (docs/performance.md): two INSERTs (the
 # conversation already at seq 1, and its first message) and, when it is queued, its place in
-# line, in one trip (db/trip.py). No ORM object is loaded.
+# line, in one trip (db/trip.py). No ORM object is built (db/rows.py).
 _CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
 _MESSAGE = Message.__table__  # type: ignore[attr-defined]
 _INSERT_CONVERSATION = trip.Statement(insert(_CONVERSATION))
@@ -175,13 +182,13 @@ INSERT_MESSAGE = trip.Statement(insert(_MESSAGE))
 
 
 async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_key: str
-                             ) -> tuple[Conversation, Message, int | None]:
-    conversation = open_conversation(ctx, visitor, "bot" if ctx.settings.bot.enabled
-                                     else "queued")
+                             ) -> tuple[ConversationRow, MessageRow, int | None]:
+    conversation = new_conversation(ctx, visitor, "bot" if ctx.settings.bot.enabled
+                                    else "queued")
     conversation.last_seq = 1
-    message = Message(conversation_id=conversation.id, seq=1, author_kind="visitor", text=text,
-                      client_key=client_key, created_at=conversation.created_at)
-    rows = row_of(conversation), row_of(message)
+    message = MessageRow(conversation_id=conversation.id, seq=1, author_kind="visitor",
+                         text=text, client_key=client_key, created_at=conversation.created_at)
+    rows = conversation.values(), message.values()
     queued_at = conversation.queued_at
 
     def store(runner: trip.Runner) -> int | None:
@@ -193,12 +200,6 @@ async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_k
     visitor.conversation_id = conversation.id
     metrics.count_message(ctx, "visitor")
     return conversation, message, place
-
-
-def row_of(row: Conversation | Message) -> dict[str, Any]:
-    """A model's values for a Core INSERT of its table."""
-    return {column.name: getattr(row, column.name)
-            for column in row.__table__.columns}  # type: ignore[union-attr]
 
 
 async def _after_race(ctx: Context, visitor: Visitor, client_key: str) -> Posted:

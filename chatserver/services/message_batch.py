@@ -13,6 +13,12 @@ precise error for each (only SQLite's "database is locked" fails the whole batch
 Retried client_ids are looked up first and answered alone; the rest of the batch is retried
 as a batch.
 Each message is acknowledged only after its own commit, as before.
+
+Messages commit in the order they were queued: on SQLite one commit is under way at a time; on
+PostgreSQL, where several are, a conversation's messages wait while an earlier commit holds
+some of that conversation's, so one sender's messages never race each other for their seqs.
+A caller that must not start its next event before its message has its place (an agent's
+socket pipelines its messages, realtime/base.py) finds out through `QUEUED`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import sqlite3
 import weakref
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -32,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from chatserver.db import trip
 from chatserver.db.engine import is_busy
 from chatserver.db.models import Agent, Conversation, Message
+from chatserver.db.rows import AnyMessage, MessageRow
 from chatserver.services import messages, metrics
 from chatserver.services.context import Context
 
@@ -63,11 +71,17 @@ class Item:
     client_key: str | None
     agent: Agent | None
     assigned_only: bool
-    future: asyncio.Future[tuple[Message, int | None]] = field(repr=False)
+    future: asyncio.Future[tuple[AnyMessage, int | None]] = field(repr=False)
 
 
 class Fallback(Exception):
     """The batch needs the one-by-one path."""
+
+
+# Set by a caller that wants to know when its message has its place in the order of commits;
+# `append` sets its result then.
+QUEUED: ContextVar[asyncio.Future[None] | None] = ContextVar("message_batch_queued",
+                                                             default=None)
 
 
 class _Batcher:
@@ -79,21 +93,46 @@ class _Batcher:
         self.items: list[Item] = []
         self.in_flight = in_flight
         self.tasks: set[asyncio.Task[None]] = set()
+        # Conversations with messages in a commit under way, and how many.
+        self.busy: Counter[str] = Counter()
 
-    async def submit(self, ctx: Context, item: Item) -> tuple[Message, int | None]:
+    def add(self, ctx: Context, item: Item) -> None:
         self.items.append(item)
-        if len(self.tasks) < self.in_flight:
-            task = asyncio.create_task(self._run(ctx))
+        self._start(ctx)
+
+    def _start(self, ctx: Context) -> None:
+        while len(self.tasks) < self.in_flight:
+            batch = self._take()
+            if not batch:
+                return
+            task = asyncio.create_task(self._commit(ctx, batch))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        return await item.future
 
-    async def _run(self, ctx: Context) -> None:
-        # One connection's events are handled in order (realtime/base.py), so a message waits
-        # for its predecessor's ack: two commits in flight never hold one sender's messages.
-        while self.items:
+    def _take(self) -> list[Item]:
+        """The next batch in queue order, leaving the messages of conversations that have some
+        in a commit under way for after it (so they cannot overtake those)."""
+        if not self.busy:
             batch, self.items = self.items[:MAX_BATCH], self.items[MAX_BATCH:]
+        else:
+            batch, rest = [], []
+            for item in self.items:
+                if len(batch) < MAX_BATCH and item.conversation_id not in self.busy:
+                    batch.append(item)
+                else:
+                    rest.append(item)
+            self.items = rest
+        self.busy.update(item.conversation_id for item in batch)
+        return batch
+
+    async def _commit(self, ctx: Context, batch: list[Item]) -> None:
+        try:
             await _flush(ctx, batch)
+        finally:
+            self.busy.subtract(item.conversation_id for item in batch)
+            self.busy = +self.busy  # drop the ones back at zero
+            self.tasks.discard(asyncio.current_task())
+            self._start(ctx)
 
 
 IN_FLIGHT_POSTGRES = 4
@@ -103,7 +142,7 @@ _batchers: weakref.WeakKeyDictionary[Any, _Batcher] = weakref.WeakKeyDictionary(
 async def append(
     ctx: Context, conversation_id: str, *, kind: str, text: str, client_key: str | None,
     agent: Agent | None = None, assigned_only: bool = False,
-) -> tuple[Message, int | None]:
+) -> tuple[AnyMessage, int | None]:
     """Like `messages.append` in a transaction of its own, committed when it returns:
     the stored message and the conversation's assigned agent id. Raises what that raises."""
     batcher = _batchers.get(ctx.db)
@@ -112,7 +151,11 @@ async def append(
                                                else IN_FLIGHT_POSTGRES)
     item = Item(conversation_id, kind, text, client_key, agent, assigned_only,
                  asyncio.get_running_loop().create_future())
-    return await batcher.submit(ctx, item)
+    batcher.add(ctx, item)
+    queued = QUEUED.get()
+    if queued is not None and not queued.done():
+        queued.set_result(None)
+    return await item.future
 
 
 async def _flush(ctx: Context, batch: list[Item]) -> None:
@@ -185,7 +228,7 @@ async def _one_by_one(ctx: Context, item: Item) -> None:
         item.future.set_result(result)
 
 
-async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[Message, int | None]]:
+async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[MessageRow, int | None]]:
     now = ctx.clock()
     counts = Counter(item.conversation_id for item in batch)
     if ctx.settings.is_sqlite or len(counts) == 1:
@@ -206,37 +249,37 @@ async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[Message, int | 
         )
         found = {row[0]: (row[1], row[2]) for row in rows}
         results = _messages(batch, counts, found, now)
-        await connection.execute(_INSERT.clause, [_row(m) for m, _ in results])
+        await connection.execute(_INSERT.clause, [m.values() for m, _ in results])
     return results
 
 
 def _store(batch: list[Item], counts: Counter[str], now: datetime,
-           runner: trip.Runner) -> list[tuple[Message, int | None]]:
+           runner: trip.Runner) -> list[tuple[MessageRow, int | None]]:
     found: dict[str, tuple[int, int | None]] = {}
     for conversation_id, n in counts.items():
         rows = runner.rows(_SEQ_ONE, {"cid": conversation_id, "n": n, "now": now})
         if rows:
             found[conversation_id] = (rows[0][1], rows[0][2])
     results = _messages(batch, counts, found, now)
-    runner.run(_INSERT, [_row(m) for m, _ in results])
+    runner.run(_INSERT, [m.values() for m, _ in results])
     return results
 
 
 def _messages(batch: list[Item], counts: Counter[str], found: dict[str, tuple[int, int | None]],
-              now: datetime) -> list[tuple[Message, int | None]]:
+              now: datetime) -> list[tuple[MessageRow, int | None]]:
     """The batch's messages with their seqs, given each conversation's new last seq and agent;
     Fallback when one is closed or unknown, or an agent writes where they may not."""
     if len(found) != len(counts):
         raise Fallback  # closed or unknown: the one-by-one path says which
     next_seq = {cid: found[cid][0] - n + 1 for cid, n in counts.items()}
-    results: list[tuple[Message, int | None]] = []
+    results: list[tuple[MessageRow, int | None]] = []
     for item in batch:
         agent_id = found[item.conversation_id][1]
         if item.assigned_only and (item.agent is None or agent_id != item.agent.id):
             raise Fallback
         seq = next_seq[item.conversation_id]
         next_seq[item.conversation_id] = seq + 1
-        message = Message(
+        message = MessageRow(
             conversation_id=item.conversation_id, seq=seq, author_kind=item.kind,
             text=item.text, client_key=item.client_key, created_at=now,
             author_agent_id=item.agent.id if item.agent else None,
@@ -244,10 +287,3 @@ def _messages(batch: list[Item], counts: Counter[str], found: dict[str, tuple[in
         )
         results.append((message, agent_id))
     return results
-
-
-def _row(message: Message) -> dict[str, Any]:
-    return {"id": message.id, "conversation_id": message.conversation_id, "seq": message.seq,
-            "author_kind": message.author_kind, "author_agent_id": message.author_agent_id,
-            "author_name": message.author_name, "text": message.text,
-            "client_key": message.client_key, "created_at": message.created_at}

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatserver.db import trip
 from chatserver.db.models import Agent, Conversation
+from chatserver.db.rows import AnyConversation
 from chatserver.services.context import Context
 from chatserver.services.views import agent_conversation_view, visitor_conversation_view
 
@@ -93,7 +94,7 @@ async def assigned(ctx: Context, agent: Agent) -> list[dict[str, Any]]:
 _PLACES = trip.Statement(select(_RANKED.c.id, _RANKED.c.place).order_by(_RANKED.c.place))
 
 
-async def joined(ctx: Context, conversation: Conversation, place: int | None = None) -> None:
+async def joined(ctx: Context, conversation: AnyConversation, place: int | None = None) -> None:
     """A conversation joined the end of the queue. Nobody ahead of it moved, so only the
     agents hear of it; its visitor was told `place` (when known) in the answer."""
     if place is not None:

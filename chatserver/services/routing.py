@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from chatserver.db import trip
 from chatserver.db.models import Agent, Conversation, Message
+from chatserver.db.rows import ConversationRow, MessageRow
 from chatserver.errors import Code, ServiceError
 from chatserver.i18n import gettext_noop as _
 from chatserver.services import audit, metrics, presence, queue
@@ -20,7 +21,6 @@ from chatserver.services.conversations import (
     Visitor,
     open_conversation,
     require_assigned,
-    row_of,
     stored_messages,
     system_message,
 )
@@ -62,16 +62,17 @@ async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, A
     wording = {language: ctx.translator.gettext(language, _("{name} joined the chat."))
                .format(name=agent.display_name) for language in LANGUAGES}
 
-    def take(runner: trip.Runner) -> tuple[Conversation, Message, list[Message]] | None:
+    def take(runner: trip.Runner
+             ) -> tuple[ConversationRow, MessageRow, list[MessageRow]] | None:
         rows = runner.rows(_TAKE, {"cid": conversation_id, "agent_id": agent.id, "now": now})
         if not rows:
             return None
-        conversation = Conversation(**dict(zip(_COLUMNS, rows[0], strict=True)))
-        joined = Message(
+        conversation = ConversationRow.of(_COLUMNS, rows[0])
+        joined = MessageRow(
             conversation_id=conversation_id, seq=conversation.last_seq, author_kind="system",
             created_at=now, text=wording.get(conversation.language, wording["en"]))
-        runner.run(INSERT_MESSAGE, row_of(joined))
-        history = [Message(**dict(zip(_MESSAGE_COLUMNS, row, strict=True)))
+        runner.run(INSERT_MESSAGE, joined.values())
+        history = [MessageRow.of(_MESSAGE_COLUMNS, row)
                    for row in runner.rows(_HISTORY, {"cid": conversation_id})]
         runner.run(audit.INSERT, audit.row(
             ctx, "conversation.read", actor_kind="agent", actor_id=agent.id,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chatserver.db.models import Agent, Conversation, Message, Note
+from chatserver.db.models import Agent, Note
+from chatserver.db.rows import AnyConversation, AnyMessage
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -14,7 +15,7 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def message_view(message: Message) -> dict[str, Any]:
+def message_view(message: AnyMessage) -> dict[str, Any]:
     author: dict[str, Any] = {"kind": message.author_kind}
     if message.author_name:
         author["name"] = message.author_name
@@ -29,7 +30,7 @@ def message_view(message: Message) -> dict[str, Any]:
 
 
 def visitor_conversation_view(
-    conversation: Conversation, agent: Agent | None = None, queue_position: int | None = None
+    conversation: AnyConversation, agent: Agent | None = None, queue_position: int | None = None
 ) -> dict[str, Any]:
     """What the visitor sees: no agent email or id, only the name they chat with."""
     view: dict[str, Any] = {"id": conversation.id, "state": conversation.state}
@@ -41,7 +42,7 @@ def visitor_conversation_view(
 
 
 def agent_conversation_view(
-    conversation: Conversation, agent: Agent | None = None
+    conversation: AnyConversation, agent: Agent | None = None
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": conversation.id,
