@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
+from chatserver.db import migrate
 from chatserver.db.models import Message
 from chatserver.errors import ServiceError
 from chatserver.services import agents, message_batch
@@ -64,7 +65,23 @@ async def test_messages_that_arrive_together_share_one_commit_in_order(chat: Cha
     assert {agent_id for _, agent_id in results} == {anna.id}
 
 
-async def test_a_bad_message_fails_alone_and_the_rest_are_stored(chat: Chat) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_chat(request: pytest.FixtureRequest, chat_factory: Any) -> Chat:
+    """A chat on SQLite, then on PostgreSQL, whose batches take different ways
+    (message_batch.py: one trip to SQLite's thread; one statement on PostgreSQL)."""
+    if request.param == "sqlite":
+        return await chat_factory()  # type: ignore[no-any-return]
+    return await _on_postgres(request, chat_factory)
+
+
+async def _on_postgres(request: pytest.FixtureRequest, chat_factory: Any) -> Chat:
+    url = request.getfixturevalue("postgres_url")
+    await asyncio.to_thread(migrate.upgrade, url)
+    return await chat_factory(database_url=url)  # type: ignore[no-any-return]
+
+
+async def test_a_bad_message_fails_alone_and_the_rest_are_stored(any_chat: Chat) -> None:
+    chat = any_chat
     agent_client = await chat.agent("anna@example.fi", "Anna")
     await chat.add_agent("bo@example.fi", "Bo")
     good = await _claimed_conversation(chat, agent_client, 1)
@@ -222,3 +239,55 @@ async def test_an_event_after_pipelined_messages_waits_for_them(chat_factory: An
     texts = [m.text for m in stored]
     assert texts[-6:-1] == [f"bye {i}" for i in range(5)]
     assert stored[-1].author_kind == "system"  # the closing note comes after them
+
+
+async def test_concurrent_batches_keep_each_conversations_order(any_chat: Chat) -> None:
+    """Many messages to three conversations at once: every conversation's seqs have no gaps
+    and follow the order the messages were handed in (on PostgreSQL up to four batches are
+    committed at a time, and a conversation's messages wait for an earlier batch holding
+    some of them)."""
+    chat = any_chat
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    ids = [await _claimed_conversation(chat, agent_client, n) for n in range(3)]
+    anna = await agents.get_by_email(chat.ctx, "anna@example.fi")
+    results = await asyncio.gather(*(message_batch.append(
+        chat.ctx, ids[i % 3], kind="agent" if i % 2 else "visitor", text=f"m{i}",
+        client_key=f"k:{i}", agent=anna if i % 2 else None, assigned_only=bool(i % 2))
+        for i in range(90)))
+    for n, conversation_id in enumerate(ids):
+        stored = await _stored(chat, conversation_id)
+        assert [m.seq for m in stored] == list(range(1, len(stored) + 1))
+        assert [m.text for m in stored][-30:] == [f"m{i}" for i in range(n, 90, 3)]
+    assert {agent_id for _, agent_id in results} == {anna.id}
+
+
+@pytest.mark.postgres
+async def test_on_postgres_a_batch_is_one_statement(chat_factory: Any,
+                                                    request: pytest.FixtureRequest) -> None:
+    """One round trip per batch: no BEGIN or COMMIT, no statement apart for the seq."""
+    chat = await _on_postgres(request, chat_factory)
+    agent_client = await chat.agent("anna@example.fi", "Anna")
+    conversation_id = await _claimed_conversation(chat, agent_client, 1)
+    anna = await agents.get_by_email(chat.ctx, "anna@example.fi")
+    seen: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.split()[0].upper())
+
+    def began(_conn: Any) -> None:
+        seen.append("BEGIN")
+
+    engine = chat.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", executed)
+    event.listen(engine, "begin", began)
+    try:
+        message, agent_id = await message_batch.append(
+            chat.ctx, conversation_id, kind="agent", text="hi", client_key="a:1", agent=anna,
+            assigned_only=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+        event.remove(engine, "begin", began)
+    assert seen in (["WITH"], ["BEGIN", "WITH"]), seen  # (SQLAlchemy's autobegin sends none)
+    assert agent_id == anna.id
+    assert [m.text for m in await _stored(chat, conversation_id)][-1] == "hi"
+    assert message.seq == (await _stored(chat, conversation_id))[-1].seq

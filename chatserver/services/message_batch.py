@@ -1,10 +1,11 @@
 """Group commit for the message hot path (docs/performance.md).
 
-Messages that arrive while a commit is under way wait for the next one and share it: one
-transaction with one seq `UPDATE ... RETURNING` over all their conversations and one multi-row
-`INSERT`, in plain SQLAlchemy Core. Alone, a message costs the same statements as before
-(BEGIN, UPDATE, INSERT; see tests/test_query_counts.py); under load the per-transaction cost is
-shared. Nothing waits for a timer, so a lone message is not delayed.
+Messages that arrive while a commit is under way wait for the next one and share it. On SQLite
+that is one transaction in one trip to its thread (db/trip.py), a seq `UPDATE ... RETURNING`
+per conversation and one multi-row `INSERT`; alone, a message costs BEGIN, UPDATE, INSERT,
+COMMIT (tests/test_query_counts.py). On PostgreSQL it is one statement, one round trip
+(`_BATCH_POSTGRES`). Under load the per-commit cost is shared. Nothing waits for a timer, so a
+lone message is not delayed.
 
 Anything unusual in a batch (a closed or unknown conversation, an agent writing to a
 conversation that is not theirs, a retried client_id, a database error) rolls the batch back,
@@ -33,7 +34,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from chatserver.db import trip
@@ -231,26 +232,84 @@ async def _one_by_one(ctx: Context, item: Item) -> None:
 async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[MessageRow, int | None]]:
     now = ctx.clock()
     counts = Counter(item.conversation_id for item in batch)
-    if ctx.settings.is_sqlite or len(counts) == 1:
+    if ctx.settings.is_sqlite:
         # SQLite: the whole transaction in one trip to its thread (db/trip.py), one seq UPDATE
         # per conversation (each costs microseconds there).
         return await trip.write(ctx.engine, partial(_store, batch, counts, now))
-    # PostgreSQL with several conversations: one UPDATE for all of them (a CASE adds each
-    # conversation's count), one round trip instead of one per conversation.
-    async with ctx.engine.begin() as connection:
-        rows = await connection.execute(
-            update(_CONVERSATION)
-            .where(_CONVERSATION.c.id.in_(list(counts)))
-            .where(_CONVERSATION.c.state != "closed")
-            .values(last_seq=_CONVERSATION.c.last_seq
-                    + case(dict(counts), value=_CONVERSATION.c.id),
-                    last_activity_at=now)
-            .returning(*_RETURNING)
-        )
-        found = {row[0]: (row[1], row[2]) for row in rows}
-        results = _messages(batch, counts, found, now)
-        await connection.execute(_INSERT.clause, [m.values() for m, _ in results])
-    return results
+    return await _commit_postgres(ctx, batch, counts, now)
+
+
+# PostgreSQL: the whole batch is one statement, run outside a transaction block (so one round
+# trip instead of BEGIN, UPDATE, INSERT, COMMIT). The seq UPDATE also checks each conversation
+# (open; the agent's own where the message must be); when any of them fails that check, the
+# INSERT divides by zero, which aborts the statement and with it the UPDATE, and the batch goes
+# the one-by-one way that says what was wrong (as a unique violation from a retried client_id
+# does).
+_BATCH_POSTGRES = text("""
+WITH counts AS (
+    SELECT * FROM unnest(CAST(:cids AS varchar[]), CAST(:ns AS integer[]),
+                         CAST(:required AS integer[])) AS c (cid, n, required)
+), items AS (
+    SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:item_cids AS varchar[]),
+                         CAST(:backs AS integer[]), CAST(:kinds AS varchar[]),
+                         CAST(:agent_ids AS integer[]), CAST(:names AS varchar[]),
+                         CAST(:texts AS text[]), CAST(:keys AS varchar[]))
+        AS i (id, cid, back, kind, agent_id, name, text, client_key)
+), seqs AS (
+    UPDATE conversation SET last_seq = conversation.last_seq + counts.n,
+                            last_activity_at = :now
+    FROM counts
+    WHERE conversation.id = counts.cid AND conversation.state <> 'closed'
+      AND (counts.required IS NULL OR conversation.agent_id = counts.required)
+    RETURNING conversation.id, conversation.last_seq, conversation.agent_id
+), stored AS (
+    INSERT INTO message (id, conversation_id, seq, author_kind, author_agent_id, author_name,
+                         text, client_key, created_at)
+    SELECT items.id, items.cid, seqs.last_seq - items.back, items.kind, items.agent_id,
+           items.name, items.text, items.client_key, :now
+    FROM items JOIN seqs ON seqs.id = items.cid
+    WHERE 1 / CAST((SELECT count(*) FROM seqs) = :expected AS integer) = 1
+    RETURNING 1
+)
+SELECT seqs.id, seqs.last_seq, seqs.agent_id, (SELECT count(*) FROM stored) FROM seqs
+""")
+
+
+async def _commit_postgres(ctx: Context, batch: list[Item], counts: Counter[str], now: datetime
+                           ) -> list[tuple[MessageRow, int | None]]:
+    required: dict[str, int | None] = dict.fromkeys(counts)
+    for item in batch:
+        if item.assigned_only:
+            if item.agent is None or required[item.conversation_id] not in (None, item.agent.id):
+                raise Fallback  # two agents writing to one conversation: one of them may not
+            required[item.conversation_id] = item.agent.id
+    left = dict(counts)
+    backs = []
+    for item in batch:
+        left[item.conversation_id] -= 1
+        backs.append(left[item.conversation_id])  # how many of its conversation come after
+    rows = [MessageRow(conversation_id=item.conversation_id, seq=0, author_kind=item.kind,
+                       text=item.text, client_key=item.client_key, created_at=now,
+                       author_agent_id=item.agent.id if item.agent else None,
+                       author_name=item.agent.display_name if item.agent else None)
+            for item in batch]
+    values = {
+        "cids": list(counts), "ns": list(counts.values()), "required": list(required.values()),
+        "ids": [row.id for row in rows], "item_cids": [row.conversation_id for row in rows],
+        "backs": backs, "kinds": [row.author_kind for row in rows],
+        "agent_ids": [row.author_agent_id for row in rows],
+        "names": [row.author_name for row in rows], "texts": [row.text for row in rows],
+        "keys": [row.client_key for row in rows], "now": now, "expected": len(counts),
+    }
+    async with ctx.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        found = {cid: (last_seq, agent_id) for cid, last_seq, agent_id, _stored
+                 in (await autocommit.execute(_BATCH_POSTGRES, values)).all()}
+    if len(found) != len(counts):
+        raise Fallback  # nothing was stored: closed, unknown or not the agent's
+    for row, back in zip(rows, backs, strict=True):
+        row.seq = found[row.conversation_id][0] - back
+    return [(row, found[row.conversation_id][1]) for row in rows]
 
 
 def _store(batch: list[Item], counts: Counter[str], now: datetime,
