@@ -24,9 +24,11 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Column
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql import Executable
+from sqlalchemy.util import greenlet_spawn
 
 from chatserver.db.engine import write_gate
 
@@ -142,11 +144,24 @@ async def read(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
     return await _trip(engine, work, writes=False)
 
 
+async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
+    pool = engine.sync_engine.pool
+    if isinstance(pool, QueuePool) and pool.checkedin():
+        try:
+            return pool.connect()
+        except MissingGreenlet:
+            pass  # the idle connection had to be opened again
+    return await greenlet_spawn(pool.connect)
+
+
 async def _trip(engine: AsyncEngine, work: Callable[[Runner], T], *, writes: bool) -> T:
     gate = write_gate(engine)
     if gate is not None:
-        async with engine.connect() as connection:  # a pooled connection; nothing begun yet
-            fairy = await connection.get_raw_connection()
+        # Straight from the pool: an idle connection is a plain call (~10 µs), where
+        # `engine.connect()` costs ~90 µs of CPU (an AsyncConnection, a greenlet, the engine's
+        # events); only a new connection needs the greenlet, to open it.
+        fairy = await _checkout(engine)
+        try:
             aio = fairy.driver_connection
             call, db = getattr(aio, "_execute", None), getattr(aio, "_conn", None)
             if call is not None and db is not None:
@@ -163,5 +178,7 @@ async def _trip(engine: AsyncEngine, work: Callable[[Runner], T], *, writes: boo
                 finally:
                     if writes:
                         gate.release(holder)
+        finally:
+            fairy.close()  # back to the pool (no reset: the transaction ended above)
     async with engine.begin() as connection:
         return await connection.run_sync(lambda sync: work(_CoreRunner(sync)))
