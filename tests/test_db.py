@@ -106,3 +106,29 @@ def test_the_hot_paths_rows_have_the_tables_columns() -> None:
     for row, model in ((MessageRow, Message), (ConversationRow, Conversation)):
         columns = {column.name for column in model.__table__.columns}  # type: ignore[attr-defined]
         assert set(row.__slots__) == columns, (row.__name__, set(row.__slots__) ^ columns)
+
+
+async def test_trips_return_and_close_pool_connections_cleanly(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """db/trip.py takes connections straight from the pool: sixteen trips at once use the
+    pool's overflow, whose connections are closed as they come back; nothing may fail."""
+    import time
+
+    from chatserver.db import trip
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
+    try:
+        def slow(_runner: trip.Runner) -> int:
+            time.sleep(0.05)  # in the connection's thread: the trips overlap
+            return 1
+
+        with caplog.at_level("ERROR"):
+            for _ in range(2):
+                assert await asyncio.gather(*(trip.read(engine, slow) for _ in range(16))) \
+                    == [1] * 16
+        pool: Any = engine.sync_engine.pool
+        assert pool.checkedout() == 0
+        assert pool.overflow() <= 0  # every overflow connection was closed
+        assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    finally:
+        await engine.dispose()

@@ -154,6 +154,16 @@ async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
     return await greenlet_spawn(pool.connect)
 
 
+async def _checkin(engine: AsyncEngine, fairy: PoolProxiedConnection) -> None:
+    """Back to the pool (no reset: the transaction ended). A pool already holding all it keeps
+    closes the connection instead, and closing one needs the greenlet."""
+    pool = engine.sync_engine.pool
+    if isinstance(pool, QueuePool) and pool.checkedin() < pool.size():
+        fairy.close()
+    else:
+        await greenlet_spawn(fairy.close)
+
+
 async def _trip(engine: AsyncEngine, work: Callable[[Runner], T], *, writes: bool) -> T:
     gate = write_gate(engine)
     if gate is not None:
@@ -179,6 +189,6 @@ async def _trip(engine: AsyncEngine, work: Callable[[Runner], T], *, writes: boo
                     if writes:
                         gate.release(holder)
         finally:
-            fairy.close()  # back to the pool (no reset: the transaction ended above)
+            await _checkin(engine, fairy)
     async with engine.begin() as connection:
         return await connection.run_sync(lambda sync: work(_CoreRunner(sync)))
