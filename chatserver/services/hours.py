@@ -243,8 +243,11 @@ async def running(ctx: Context, on_change: Callable[[Context], Awaitable[None]]
             except Exception:
                 log.exception("business hours: reading the schedule failed")
                 delay = RELOAD_SECONDS
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as the event fires, and the loop would run on at shutdown.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await wake.wait()
             wake.clear()
 
     async with background(loop(), "business-hours"):
