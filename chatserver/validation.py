@@ -29,10 +29,13 @@ def _encodable(value: str) -> str:
     return value
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _clean_text(value: str) -> str:
     """Reject what storage or display cannot hold: NUL, lone surrogates, other C0 controls."""
     _encodable(value)
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+    if _CONTROL.search(value):  # (a character loop in Python cost ~1 % of a message's CPU)
         raise ValueError("control")
     return value
 

@@ -42,6 +42,20 @@ def test_quick_benchmark_loses_nothing_and_writes_json(tmp_path: Path) -> None:
     assert run.stdout.count("steady ") == 2 and run.stdout.count("burst ") == 2
 
 
+def test_operation_costs_are_printed_for_both_servers() -> None:
+    """bench/op_cost.py (server CPU per operation) runs its steps against chatserver and the
+    tuned relay and prints a figure for each; its clients are python-socketio's."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "op_cost.py"), "--n", "10", "--rounds", "1"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    rows = {line.split("  ")[0]: line.split()[-2:] for line in run.stdout.splitlines()
+            if line.startswith(("connect", "open", "claim", "agent message", "per visitor"))}
+    assert set(rows) == {"connect", "open", "claim", "agent message", "per visitor"}, run.stdout
+    assert all(float(value) >= 0 for values in rows.values() for value in values)
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
                     reason="the load generator needs Node.js and npm")

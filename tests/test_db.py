@@ -132,3 +132,23 @@ async def test_trips_return_and_close_pool_connections_cleanly(
         assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
     finally:
         await engine.dispose()
+
+
+def test_a_trip_statement_binds_the_same_values_after_learning_its_literals() -> None:
+    """trip.py binds a statement's own literals (`state = "queued"`, `last_seq + 1`) from what
+    it learnt on first use instead of asking SQLAlchemy each time: the values must not differ
+    from SQLAlchemy's, whatever the caller's values."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.dialects import sqlite
+
+    from chatserver.services import routing
+
+    compiled = routing._TAKE.compiled(sqlite.dialect())  # noqa: SLF001
+    for n in range(3):
+        values = {"cid": f"c{n}", "agent_id": n, "now": datetime(2026, 1, n + 1, tzinfo=UTC)}
+        merged = compiled.compiled.construct_params(values)
+        expected = [merged[name] if compiled.binds.get(name) is None
+                    else compiled.binds[name](merged[name]) for name in compiled.names]
+        assert compiled.parameters(values) == expected
+    assert compiled.literals and "cid" not in compiled.literals

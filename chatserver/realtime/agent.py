@@ -53,7 +53,7 @@ SESSION_COOKIE = "chatserver_session"
 READ_EVENTS = frozenset({"history", "queue"})
 
 
-@dataclass
+@dataclass(slots=True)
 class AgentConnection(Connection):
     agent: Agent | None = None
     session_token: str | None = None

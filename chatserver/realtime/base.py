@@ -35,15 +35,23 @@ log = logging.getLogger(__name__)
 Ack = dict[str, Any] | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
     sid: str
     language: str
     bucket: TokenBucket
-    # Events of one connection start one at a time, so messages commit in the order they were
-    # sent; `pending` are the pipelined events that started and have not finished.
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    pending: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Events of one connection start one at a time (`lock`), so messages commit in the order
+    # they were sent; `pending` are the pipelined events that started and have not finished.
+    # Both are made on first use: an idle visitor's connection is ~470 bytes, and these would
+    # add ~100 and ~220 (docs/performance.md, the idle scenario).
+    _lock: asyncio.Lock | None = field(default=None, repr=False)
+    pending: set[asyncio.Task[Any]] | None = None
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     async def settled(self) -> None:
         """Returns once every event that had started, pipelined or not, has finished."""
@@ -174,10 +182,13 @@ async def _start_in_order(connection: Connection, event: Awaitable[Ack]) -> asyn
         task = asyncio.ensure_future(event)  # the task keeps the context with `queued` set
     finally:
         message_batch.QUEUED.reset(token)
-    connection.pending.add(task)
+    if connection.pending is None:
+        connection.pending = set()
+    pending = connection.pending
+    pending.add(task)
 
     def done(finished: asyncio.Task[Ack]) -> None:
-        connection.pending.discard(finished)
+        pending.discard(finished)
         if not queued.done():
             queued.set_result(None)
 

@@ -6,6 +6,8 @@ import time
 
 
 class TokenBucket:
+    __slots__ = ("rate", "capacity", "tokens", "updated")  # one per connection
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.capacity = float(burst)

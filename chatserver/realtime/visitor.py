@@ -31,7 +31,7 @@ from chatserver.services.tokens import token_hash
 from chatserver.validation import message_text, parse
 
 
-@dataclass
+@dataclass(slots=True)
 class VisitorConnection(Connection):
     visitor: Visitor | None = None
     offline_sent: int = 0

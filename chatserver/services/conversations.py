@@ -38,7 +38,7 @@ from chatserver.services.views import iso, message_view, note_view, visitor_conv
 OPEN_STATES = ("bot", "queued", "active")
 
 
-@dataclass
+@dataclass(slots=True)
 class Visitor:
     """The identity of one visitor connection, as the socket layer established it."""
 

@@ -106,7 +106,7 @@ class _Batcher:
             batch = self._take()
             if not batch:
                 return
-            task = asyncio.create_task(self._commit(ctx, batch))
+            task = asyncio.create_task(self._flight(ctx, batch))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -126,7 +126,7 @@ class _Batcher:
         self.busy.update(item.conversation_id for item in batch)
         return batch
 
-    async def _commit(self, ctx: Context, batch: list[Item]) -> None:
+    async def _flight(self, ctx: Context, batch: list[Item]) -> None:
         try:
             await _flush(ctx, batch)
         finally:

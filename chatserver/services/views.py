@@ -12,7 +12,9 @@ from chatserver.db.rows import AnyConversation, AnyMessage
 def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # (every time stored here is UTC already)
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def message_view(message: AnyMessage) -> dict[str, Any]:
