@@ -12,13 +12,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from chatserver.db.models import Conversation, Message, new_id
 
 
+class _Row:
+    __slots__ = ()
+
+    def values(self) -> dict[str, Any]:
+        """The values of a Core INSERT into the row's table."""
+        names: tuple[str, ...] = self.__slots__  # the dataclass's fields
+        return {name: getattr(self, name) for name in names}
+
+    @classmethod
+    def of(cls, names: Sequence[str], row: Sequence[Any]) -> Self:
+        """From a SELECT's (or RETURNING's) row whose columns are `names`."""
+        return cls(**dict(zip(names, row, strict=True)))
+
+
 @dataclass(slots=True)
-class MessageRow:
+class MessageRow(_Row):
     conversation_id: str
     seq: int
     author_kind: str
@@ -29,18 +43,9 @@ class MessageRow:
     author_name: str | None = None
     id: str = field(default_factory=new_id)
 
-    def values(self) -> dict[str, Any]:
-        """The values of a Core INSERT into `message`."""
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    @classmethod
-    def of(cls, names: Sequence[str], row: Sequence[Any]) -> MessageRow:
-        """From a SELECT's row whose columns are `names`."""
-        return cls(**dict(zip(names, row, strict=True)))
-
 
 @dataclass(slots=True)
-class ConversationRow:
+class ConversationRow(_Row):
     token_hash: str
     language: str
     notice_version: str
@@ -59,15 +64,6 @@ class ConversationRow:
     previous_id: str | None = None
     reported_at: datetime | None = None
     id: str = field(default_factory=new_id)
-
-    def values(self) -> dict[str, Any]:
-        """The values of a Core INSERT into `conversation`."""
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    @classmethod
-    def of(cls, names: Sequence[str], row: Sequence[Any]) -> ConversationRow:
-        """From a SELECT's (or RETURNING's) row whose columns are `names`."""
-        return cls(**dict(zip(names, row, strict=True)))
 
 
 # What the views and the message path take: a loaded model or a hot-path row.
