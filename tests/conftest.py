@@ -3,6 +3,7 @@ they build on is in tests/helpers.py."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -77,6 +78,22 @@ def postgres_server() -> Any:
 def postgres_url(postgres_server: Any, request: pytest.FixtureRequest) -> str:
     name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:50].lower()
     return str(postgres_server.create_database(name + "_" + str(free_port())))
+
+
+@pytest.fixture
+async def migrated_postgres_url(postgres_url: str) -> str:
+    """`postgres_url`, migrated to the latest schema."""
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    return postgres_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings overrides for SQLite (the test's own file), then for a migrated PostgreSQL
+    database: for what the two databases do differently (upserts, the message batch)."""
+    if request.param == "sqlite":
+        return {}
+    return {"database_url": request.getfixturevalue("migrated_postgres_url")}
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from chatserver.db import migrate
 from chatserver.db.models import Message
 from chatserver.errors import ServiceError
 from chatserver.services import agents, message_batch
@@ -67,13 +66,11 @@ async def test_messages_that_arrive_together_share_one_commit_in_order(chat: Cha
     assert {agent_id for _, agent_id in results} == {anna.id}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def any_chat(request: pytest.FixtureRequest, chat_factory: Any) -> Chat:
+@pytest.fixture
+async def any_chat(chat_factory: Any, database: dict[str, str]) -> Chat:
     """A chat on SQLite, then on PostgreSQL, whose batches take different ways
     (message_batch.py: one trip to SQLite's thread; one statement on PostgreSQL)."""
-    if request.param == "sqlite":
-        return await chat_factory()  # type: ignore[no-any-return]
-    return await _on_postgres(request, chat_factory)
+    return await chat_factory(**database)  # type: ignore[no-any-return]
 
 
 @asynccontextmanager
@@ -84,12 +81,6 @@ async def _statements_on_sqlite(chat: Chat) -> AsyncIterator[list[str]]:
         return
     async with statements(chat) as seen:
         yield seen
-
-
-async def _on_postgres(request: pytest.FixtureRequest, chat_factory: Any) -> Chat:
-    url = request.getfixturevalue("postgres_url")
-    await asyncio.to_thread(migrate.upgrade, url)
-    return await chat_factory(database_url=url)  # type: ignore[no-any-return]
 
 
 async def test_a_bad_message_fails_alone_and_the_rest_are_stored(any_chat: Chat) -> None:
@@ -279,9 +270,9 @@ async def test_concurrent_batches_keep_each_conversations_order(any_chat: Chat) 
 
 @pytest.mark.postgres
 async def test_on_postgres_a_batch_is_one_statement(chat_factory: Any,
-                                                    request: pytest.FixtureRequest) -> None:
+                                                    migrated_postgres_url: str) -> None:
     """One round trip per batch: no BEGIN or COMMIT, no statement apart for the seq."""
-    chat = await _on_postgres(request, chat_factory)
+    chat: Chat = await chat_factory(database_url=migrated_postgres_url)
     agent_client = await chat.agent("anna@example.fi", "Anna")
     conversation_id = await _claimed_conversation(chat, agent_client, 1)
     anna = await agents.get_by_email(chat.ctx, "anna@example.fi")

@@ -5,7 +5,6 @@ as they were; an agent sees only their own figures."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,7 +13,6 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from chatserver.db import migrate
 from chatserver.db.models import ConversationRating, Message, report_hour
 from chatserver.keys import AGENTS
 from chatserver.services import presence, report_figures, reports
@@ -101,16 +99,6 @@ async def _stored_messages(chat: Chat) -> dict[str, int]:
         rows = (await session.exec(select(Message.author_kind, func.count())  # type: ignore
                                    .group_by(Message.author_kind))).all()
     return {kind: int(n) for kind, n in rows}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    """SQLite (the test's own file), or a migrated PostgreSQL database (the upserts differ)."""
-    if request.param == "sqlite":
-        return {}
-    url = request.getfixturevalue("postgres_url")
-    await asyncio.to_thread(migrate.upgrade, url)
-    return {"database_url": url}
 
 
 async def test_a_scripted_day_gives_exact_counters_and_percentiles_that_outlive_the_chats(

@@ -70,20 +70,24 @@ class _Compiled:
 
     def parameters(self, values: Values | None) -> list[Any]:
         values = values or {}
-        try:
-            # The statement's own literals (`state != "closed"`) were learnt on first use, and
-            # SQLAlchemy's construct_params (~20 µs) is skipped.
-            if self.computed:
-                raise KeyError
-            raw = [values[name] if name in values else self.literals[name]
-                   for name in self.names]
-        except KeyError:
+        raw = None if self.computed else self._from_literals(values)
+        if raw is None:
             merged = self.compiled.construct_params(values)
             self.literals.update({name: merged[name] for name in self.names
                                   if name not in values})
             raw = [merged[name] for name in self.names]
         return [value if process is None else process(value)
                 for process, value in zip(self.processors, raw, strict=True)]
+
+    def _from_literals(self, values: Values) -> list[Any] | None:
+        """The values in order, the statement's own literals (`state != "closed"`) as learnt
+        on first use, without SQLAlchemy's construct_params (~20 µs); None when one is not
+        known yet."""
+        literals = self.literals
+        try:
+            return [values[name] if name in values else literals[name] for name in self.names]
+        except KeyError:
+            return None
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
         if not self.reads:

@@ -56,9 +56,11 @@ class Connection:
     async def settled(self) -> None:
         """Returns once every event that had started, pipelined or not, has finished."""
         async with self.lock:
-            await self._finish_pending()
+            await self.finish_pending()
 
-    async def _finish_pending(self) -> None:
+    async def finish_pending(self) -> None:
+        """Returns once the pipelined events started so far have finished (the caller holds
+        `lock`, so no new one starts meanwhile)."""
         if self.pending:
             await asyncio.wait(list(self.pending))
 
@@ -147,7 +149,7 @@ class ChatNamespace(socketio.AsyncNamespace, Generic[C]):
                     raise ServiceError(Code.UNAVAILABLE)
                 await self.before_event(connection, event)
                 if event not in self.pipelined:
-                    await connection._finish_pending()
+                    await connection.finish_pending()
                     return await handler(connection, payload)
                 task = await _start_in_order(connection, handler(connection, payload))
             return await task
