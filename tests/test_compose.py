@@ -141,7 +141,11 @@ async def test_two_nodes_behind_nginx_chat_across_nodes_and_survive_one_stopping
     visitor = Client("/visitor")
     await visitor.connect(url, auth={"lang": "fi", "notice_version": notice})
     token = (await visitor.next("welcome"))["token"]
-    sent = await visitor.call("message", {"client_id": "c1", "text": "Mikä on toimitusaika?"})
+    # The first message is the node's first use of the database: a node that
+    # `_restart_exited_nodes` has just started may wait for podman's DNS a while (as in
+    # `_add_agent`), so it gets more than the helper's 5 s (timed out once on a fresh clone).
+    sent = await visitor.call("message", {"client_id": "c1", "text": "Mikä on toimitusaika?"},
+                              timeout=30)
     assert sent["ok"], sent
     conversation_id = sent["message"]["conversation_id"]
     assert sent["conversation"]["state"] == "queued"
