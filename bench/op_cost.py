@@ -46,6 +46,7 @@ async def _call(client: socketio.AsyncClient, namespace: str, event: str,
 
 
 async def measure(server: Server, n: int, profile: str | None) -> dict[str, float]:
+    """Costs per phase; with `profile`, py-spy's raw stacks of each phase in PROFILE-PHASE.txt."""
     notice = server.notice_version()
     agents = [await _connect(server.url, "/agent", {"api_token": token, "queue_version": 2})
               for token in server.agent_tokens]
@@ -112,8 +113,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", metavar="PREFIX",
-                        help="record chatserver with py-spy in each phase of the first round "
-                             "(raw stacks in PREFIX-PHASE.txt; pip install py-spy)")
+                        help="record each target with py-spy in each phase of the first round "
+                             "(raw stacks in PREFIX-TARGET-PHASE.txt; pip install py-spy)")
     args = parser.parse_args()
     targets = args.targets.split(",")
     results: dict[str, list[dict[str, float]]] = {target: [] for target in targets}
@@ -121,7 +122,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for target in targets:  # interleaved, so a busy spell touches both
                 print(f"round {round_ + 1}/{args.rounds}: {target}", file=sys.stderr, flush=True)
-                profile = args.profile if target == "ours" and round_ == 0 else None
+                profile = f"{args.profile}-{target}" if args.profile and round_ == 0 else None
                 results[target].append(run(target, args.n, profile))
     finally:
         cleanup()

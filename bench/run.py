@@ -112,8 +112,8 @@ async def run_one(target: str, scenario: str, params: dict[str, Any], args: argp
                   "noticeVersion": server.notice_version(), **params}
         progress = Progress(f"{target}:{scenario}", not args.no_progress)
         profile = None
-        if args.profile and target == "ours":
-            profile = f"{args.profile}-{scenario}.txt"
+        if args.profile:
+            profile = f"{args.profile}-{target}-{scenario}.txt"
         clock = time.monotonic()
         result, marks = await run_generator(server, config, progress, profile)
         phases["generator"], clock = time.monotonic() - clock, time.monotonic()

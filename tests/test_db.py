@@ -152,3 +152,91 @@ def test_a_trip_statement_binds_the_same_values_after_learning_its_literals() ->
                     else compiled.binds[name](merged[name]) for name in compiled.names]
         assert compiled.parameters(values) == expected
     assert compiled.literals and "cid" not in compiled.literals
+
+
+async def _counting_table(engine: Any) -> tuple[Any, Any]:
+    """A table whose `seq` says in which order rows were written, and its INSERT."""
+    from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, insert
+
+    from chatserver.db import trip
+
+    table = Table("written", MetaData(), Column("seq", Integer, primary_key=True),
+                  Column("n", Integer), Column("label", Text, unique=True))
+    async with engine.begin() as connection:
+        await connection.run_sync(table.metadata.create_all)
+    return table, trip.Statement(insert(table).values(n=bindparam("n"),
+                                                       label=bindparam("label")))
+
+
+async def test_sqlite_writes_share_the_gate_in_rounds_in_order_and_fail_alone(
+        tmp_path: Path) -> None:
+    """db/trip.py runs the SQLite writes queued meanwhile in one round: one hold of the write
+    gate for many transactions, each committed or rolled back on its own, in the order asked."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from chatserver.db import trip
+    from chatserver.db.engine import write_gate
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rounds.db'}")
+    try:
+        table, store = await _counting_table(engine)
+        gate: Any = write_gate(engine)
+        holds = 0
+        hold = gate.hold
+
+        async def counted(holder: Any) -> None:
+            nonlocal holds
+            holds += 1
+            await hold(holder)
+
+        gate.hold = counted
+
+        def writer(n: int) -> Any:
+            label = "twice" if n in (3, 4) else f"label {n}"  # the second "twice" must fail
+
+            def work(runner: trip.Runner) -> int:
+                runner.run(store, {"n": n, "label": label})
+                return n
+            return work
+
+        results = await asyncio.gather(*(trip.write(engine, writer(n)) for n in range(20)),
+                                       return_exceptions=True)
+        assert isinstance(results[4], IntegrityError)
+        assert [r for i, r in enumerate(results) if i != 4] == [n for n in range(20) if n != 4]
+        assert holds <= 3, f"{holds} holds of the gate for 20 writes"
+        async with engine.connect() as connection:
+            stored = (await connection.execute(select(table.c.n).order_by(table.c.seq))).all()
+        assert [n for (n,) in stored] == [n for n in range(20) if n != 4]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_write_whose_caller_gave_up_before_its_round_is_not_run(
+        tmp_path: Path) -> None:
+    from sqlalchemy import select, text
+
+    from chatserver.db import trip
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'cancel.db'}")
+    try:
+        table, store = await _counting_table(engine)
+
+        def writer(n: int) -> Any:
+            return lambda runner: runner.run(store, {"n": n, "label": f"label {n}"})
+
+        async with engine.begin() as connection:  # holds the write gate
+            await connection.execute(text("SELECT 1"))
+            abandoned = asyncio.create_task(trip.write(engine, writer(1)))
+            await asyncio.sleep(0.05)
+            abandoned.cancel()
+            kept = asyncio.create_task(trip.write(engine, writer(2)))
+            await asyncio.sleep(0.05)
+        await kept
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+        async with engine.connect() as connection:
+            stored = (await connection.execute(select(table.c.n))).all()
+        assert [n for (n,) in stored] == [2]
+    finally:
+        await engine.dispose()

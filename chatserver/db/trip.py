@@ -5,10 +5,12 @@ thread (cursor, execute, fetch, close; then BEGIN, COMMIT and the pool's reset),
 that thread and takes the GIL back and forth. Measured on this machine, a message's
 transaction cost ~2 ms of CPU that way and ~0.2 ms as one function run in the thread
 (docs/performance.md). So on SQLite `write` and `read` run a whole transaction (BEGIN
-IMMEDIATE or BEGIN ... COMMIT, ROLLBACK on any error) as one call inside aiosqlite's thread,
-with this process's write gate held around it (engine.py). The statements are SQLAlchemy Core
-statements compiled once per dialect; values are bound and results read back exactly as
-SQLAlchemy binds and reads those column types.
+IMMEDIATE or BEGIN ... COMMIT, ROLLBACK on any error) as one call inside aiosqlite's thread.
+Writes hold this process's write gate (engine.py), and they take it in rounds: every write
+queued while one round ran goes to the thread in the next, each still its own transaction
+(`_SqliteWrites`). The statements are SQLAlchemy Core statements compiled once per dialect;
+values are bound and results read back exactly as SQLAlchemy binds and reads those column
+types.
 
 The work is a plain function of a `Runner`. Elsewhere (PostgreSQL) the same function runs
 through SQLAlchemy on the async connection (`run_sync`), statement by statement, so each hot
@@ -18,7 +20,10 @@ OperationalError...) either way, without the values (hide_parameters).
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import sqlite3
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -150,14 +155,126 @@ def _in_transaction(db: sqlite3.Connection, begin: str, work: Callable[[Runner],
     return result
 
 
+Outcome = tuple[bool, Any]  # (True, result) or (False, the exception)
+
+
+def _each_in_transaction(db: sqlite3.Connection, works: list[Callable[[Runner], Any]],
+                         runner: _SqliteRunner) -> list[Outcome]:
+    """In aiosqlite's thread: each work in its own writing transaction, one after another;
+    one that fails is rolled back alone."""
+    outcomes: list[Outcome] = []
+    for work in works:
+        try:
+            outcomes.append((True, _in_transaction(db, "BEGIN IMMEDIATE", work, runner)))
+        except Exception as error:  # noqa: BLE001 - handed to that work's caller
+            outcomes.append((False, error))
+    return outcomes
+
+
+def _database_error(error: BaseException) -> BaseException:
+    if isinstance(error, sqlite3.Error):
+        return DBAPIError.instance(None, None, error, sqlite3.Error, hide_parameters=True)
+    return error
+
+
+class _SqliteWrites:
+    """SQLite writes of one engine, run in rounds: one task takes the write gate, hands every
+    write queued so far to the connection's thread in one call, and gives the gate back.
+
+    Each write is still its own transaction, committed before its caller resumes. Taking the
+    gate per write held it until the event loop had resumed that write's caller, and under
+    load that wait (2–19 ms, behind everything else ready to run) kept the gate busy for the
+    whole of a burst with the thread idle most of the time (docs/performance.md, "The write
+    gate"). In a round the thread goes from one transaction straight to the next; the loop is
+    visited once per round. Writes run in the order they were asked for.
+    """
+
+    ROUND_MAX = 32  # the gate's other users (ORM sessions) wait at most one round
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.loop = asyncio.get_running_loop()
+        self.queue: collections.deque[tuple[Callable[[Runner], Any], asyncio.Future[Any]]] = (
+            collections.deque())
+        self.task: asyncio.Task[None] | None = None
+
+    def submit(self, work: Callable[[Runner], T]) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = self.loop.create_future()
+        self.queue.append((work, future))
+        if self.task is None:
+            self.task = self.loop.create_task(self._run())
+        return future
+
+    async def _run(self) -> None:
+        try:
+            while self.queue:
+                await self._round()
+        finally:
+            self.task = None
+
+    async def _round(self) -> None:
+        gate = write_gate(self.engine)
+        assert gate is not None
+        fairy = await _checkout(self.engine)
+        batch: list[tuple[Callable[[Runner], Any], asyncio.Future[Any]]] = []
+        try:
+            aio = fairy.driver_connection
+            holder = fairy.dbapi_connection
+            await gate.hold(holder)
+            try:
+                # What was asked for while this round waited for the gate comes along too.
+                while self.queue and len(batch) < self.ROUND_MAX:
+                    work, future = self.queue.popleft()
+                    if not future.cancelled():  # its caller gave up before it ran
+                        batch.append((work, future))
+                if not batch:
+                    return
+                runner = _SqliteRunner(aio._conn, self.engine.dialect)  # type: ignore[union-attr]  # noqa: SLF001
+                outcomes = await aio._execute(  # type: ignore[union-attr]  # noqa: SLF001
+                    _each_in_transaction, runner.db, [work for work, _ in batch], runner)
+            finally:
+                gate.release(holder)
+        except BaseException as error:
+            for _work, future in batch:
+                if not future.done():
+                    future.set_exception(_database_error(error))
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return
+        finally:
+            await _checkin(self.engine, fairy)
+        for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(value) if ok else future.set_exception(_database_error(value))
+
+
+_WRITES: weakref.WeakKeyDictionary[Any, _SqliteWrites] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_writes(engine: AsyncEngine) -> _SqliteWrites:
+    writes = _WRITES.get(engine.sync_engine)
+    if writes is None or writes.loop is not asyncio.get_running_loop():
+        writes = _WRITES[engine.sync_engine] = _SqliteWrites(engine)
+    return writes
+
+
 async def write(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
     """Run `work` in one writing transaction, committed when this returns."""
-    return await _trip(engine, work, writes=True)
+    if _on_aiosqlite(engine):
+        return await _sqlite_writes(engine).submit(work)
+    return await _through_sqlalchemy(engine, work)
 
 
 async def read(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
     """Run `work` in one reading transaction (on SQLite it does not wait for writers)."""
-    return await _trip(engine, work, writes=False)
+    if _on_aiosqlite(engine):
+        return await _sqlite_read(engine, work)
+    return await _through_sqlalchemy(engine, work)
+
+
+def _on_aiosqlite(engine: AsyncEngine) -> bool:
+    """SQLite through aiosqlite, whose thread runs a whole transaction in one call."""
+    return write_gate(engine) is not None and engine.dialect.driver == "aiosqlite"
 
 
 async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
@@ -180,31 +297,24 @@ async def _checkin(engine: AsyncEngine, fairy: PoolProxiedConnection) -> None:
         await greenlet_spawn(fairy.close)
 
 
-async def _trip(engine: AsyncEngine, work: Callable[[Runner], T], *, writes: bool) -> T:
-    gate = write_gate(engine)
-    if gate is not None:
-        # Straight from the pool: an idle connection is a plain call (~10 µs), where
-        # `engine.connect()` costs ~90 µs of CPU (an AsyncConnection, a greenlet, the engine's
-        # events); only a new connection needs the greenlet, to open it.
-        fairy = await _checkout(engine)
+async def _sqlite_read(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
+    # Straight from the pool: an idle connection is a plain call (~10 µs), where
+    # `engine.connect()` costs ~90 µs of CPU (an AsyncConnection, a greenlet, the engine's
+    # events); only a new connection needs the greenlet, to open it.
+    fairy = await _checkout(engine)
+    try:
+        aio = fairy.driver_connection
+        db = aio._conn  # type: ignore[union-attr]  # noqa: SLF001
         try:
-            aio = fairy.driver_connection
-            call, db = getattr(aio, "_execute", None), getattr(aio, "_conn", None)
-            if call is not None and db is not None:
-                runner = _SqliteRunner(db, engine.dialect)
-                holder = fairy.dbapi_connection
-                if writes:
-                    await gate.hold(holder)
-                try:
-                    return await call(_in_transaction, db, "BEGIN IMMEDIATE" if writes
-                                      else "BEGIN", work, runner)
-                except sqlite3.Error as error:
-                    raise DBAPIError.instance(None, None, error, sqlite3.Error,
-                                              hide_parameters=True) from error
-                finally:
-                    if writes:
-                        gate.release(holder)
-        finally:
-            await _checkin(engine, fairy)
+            return await aio._execute(  # type: ignore[union-attr]  # noqa: SLF001
+                _in_transaction, db, "BEGIN", work, _SqliteRunner(db, engine.dialect))
+        except sqlite3.Error as error:
+            raise _database_error(error) from error
+    finally:
+        await _checkin(engine, fairy)
+
+
+async def _through_sqlalchemy(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
+    """PostgreSQL: statement by statement on the async connection."""
     async with engine.begin() as connection:
         return await connection.run_sync(lambda sync: work(_CoreRunner(sync)))
