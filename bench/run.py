@@ -88,8 +88,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="run the server and the generator at this niceness, such as -10 "
                         "on a machine that is busy with other work (needs root for < 0)")
     parser.add_argument("--profile", metavar="PREFIX",
-                        help="record chatserver with py-spy while measuring (raw stacks in "
-                        "PREFIX-SCENARIO.txt; pip install py-spy)")
+                        help="record each server with py-spy while measuring (raw stacks in "
+                        "PREFIX-TARGET-SCENARIO.txt; pip install py-spy)")
     return parser
 
 
