@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, text
 from sqlalchemy.util.concurrency import await_
 
 from tests.helpers import Chat
@@ -100,3 +101,67 @@ async def test_opening_handing_off_and_claiming_cost_few_statements(chat_factory
         assert moved["queue_position"] == 1
     assert seen == ["BEGIN", "UPDATE", "INSERT", "SELECT", "INSERT", "COMMIT",
                     "BEGIN", "SELECT", "COMMIT"]
+
+
+@asynccontextmanager
+async def statements_on_postgres(chat: Chat) -> AsyncIterator[list[str]]:
+    """The first word of every statement sent to PostgreSQL meanwhile, and "in a transaction"
+    for one sent inside a transaction block (one that costs a BEGIN and a COMMIT too; the
+    `begin` event cannot tell: SQLAlchemy fires it in autocommit as well)."""
+    engine = chat.ctx.engine.sync_engine
+    seen: list[str] = []
+
+    def executed(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        alone = conn.connection.dbapi_connection.autocommit
+        seen.append(statement.split()[0].upper() + ("" if alone else " in a transaction"))
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+
+
+@pytest.mark.postgres
+async def test_on_postgres_opening_and_claiming_are_one_statement_each(
+        chat_factory: Any, migrated_postgres_url: str) -> None:
+    """Outside a transaction block (db/trip.py `alone`): the open's INSERTs and its place in
+    line are one statement, the claim's UPDATE, note, audit row and history another; what they
+    store and answer is what the SQLite path does."""
+    chat: Chat = await chat_factory(database_url=migrated_postgres_url,
+                                    auth={"session_recheck_seconds": 60})
+    agent = await chat.agent("anna@example.fi", "Anna", queue_version=2)
+    await agent.next("queue")
+    first, second = await chat.visitor("fi"), await chat.visitor("en")
+
+    async with statements_on_postgres(chat) as seen:
+        opened = await first.call("message", {"client_id": "0", "text": "avaa"})
+        assert opened["conversation"]["queue_position"] == 1
+        await agent.next("queue_update")
+    assert seen == ["WITH"]
+    assert (await second.call("message", {"client_id": "0", "text": "open"})
+            )["conversation"]["queue_position"] == 2
+
+    conversation_id = opened["conversation"]["id"]
+    async with statements_on_postgres(chat) as seen:
+        claimed = await agent.call("claim", {"conversation_id": conversation_id})
+        assert claimed["ok"], claimed
+        moved = await second.next("conversation", where=lambda c: c.get("queue_position"))
+        assert moved["queue_position"] == 1
+    # The claim, then (apart) the places in line of those still queued.
+    assert seen == ["WITH", "SELECT"], seen
+    view = claimed["conversation"]
+    assert view["state"] == "active" and view["agent"]["name"] == "Anna"
+    texts = [m["text"] for m in view["messages"]]
+    assert texts == ["avaa", "Anna liittyi keskusteluun."], texts
+    note = await first.next("message", where=lambda m: m["author"]["kind"] == "system")
+    assert note == view["messages"][1]
+    async with chat.ctx.read() as session:
+        reads = (await session.exec(text(
+            "SELECT count(*) FROM audit_event WHERE action = 'conversation.read' "
+            "AND target_id = :cid AND detail LIKE '%claim%'").bindparams(
+                cid=conversation_id))).one()
+    assert reads[0] == 1
+    # Claiming it again: nothing changes, and the caller is told it is theirs already.
+    again = await agent.call("claim", {"conversation_id": conversation_id})
+    assert again["ok"] and [m["text"] for m in again["conversation"]["messages"]] == texts

@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Column
+from sqlalchemy import Column, bindparam
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -274,6 +274,32 @@ async def read(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         return await autocommit.run_sync(lambda sync: work(_CoreRunner(sync)))
+
+
+def on_postgres(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+async def alone(engine: AsyncEngine, statement: Statement, values: Values
+                ) -> list[tuple[Any, ...]]:
+    """PostgreSQL: one statement outside a transaction block, and its rows. A statement is
+    atomic by itself, its data-modifying CTEs included, so BEGIN and COMMIT around it would
+    only add two round trips; under load each waits for the busy event loop (4 ms apiece in
+    a burst: docs/performance.md)."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return [tuple(row) for row in await autocommit.execute(statement.clause, values)]
+
+
+def column_binds(table: Any, prefix: str) -> dict[str, Any]:
+    """{column: bindparam(prefix + column)} for every column of `table`: an INSERT's values,
+    named apart from another table's in the same statement (`prefixed`)."""
+    return {column.name: bindparam(prefix + column.name, type_=column.type)
+            for column in table.c}
+
+
+def prefixed(values: Values, prefix: str) -> Values:
+    return {prefix + name: value for name, value in values.items()}
 
 
 def _on_aiosqlite(engine: AsyncEngine) -> bool:

@@ -11,7 +11,8 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_
+from sqlalchemy import Insert, bindparam, insert, or_
+from sqlalchemy import select as select_core
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +27,15 @@ _TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
 # Every column but the id, which the database numbers.
 INSERT = trip.Statement(insert(_TABLE).values(
     {column.name: bindparam(column.name) for column in _TABLE.c if column.name != "id"}))
+
+
+def insert_for_each(rows: Any) -> Insert:
+    """`INSERT` once per row of `rows` (a CTE, in a PostgreSQL statement that does more), its
+    values bound as `a_<column>`: `trip.prefixed(row(...), "a_")`."""
+    names = [column.name for column in _TABLE.c if column.name != "id"]
+    return insert(_TABLE).from_select(names, select_core(
+        *(bindparam("a_" + name, type_=_TABLE.c[name].type) for name in names)
+    ).select_from(rows))
 
 
 def _values(ctx: Context, action: str, actor_kind: str, actor_id: str | int | None,

@@ -179,6 +179,13 @@ _CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
 _MESSAGE = Message.__table__  # type: ignore[attr-defined]
 _INSERT_CONVERSATION = trip.Statement(insert(_CONVERSATION))
 INSERT_MESSAGE = trip.Statement(insert(_MESSAGE))
+# PostgreSQL: the same as one statement, so one round trip (trip.alone): both INSERTs as CTEs,
+# and the count of those queued before it (queue.AHEAD; it does not see the new row, which is
+# not queued before itself either way).
+_OPEN_POSTGRES = trip.Statement(
+    queue.AHEAD.clause.add_cte(  # type: ignore[attr-defined]
+        insert(_CONVERSATION).values(trip.column_binds(_CONVERSATION, "c_")).cte("opened"),
+        insert(_MESSAGE).values(trip.column_binds(_MESSAGE, "m_")).cte("first")))
 
 
 async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_key: str
@@ -196,7 +203,13 @@ async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_k
         runner.run(INSERT_MESSAGE, rows[1])
         return queue.place_in(runner, queued_at) if queued_at is not None else None
 
-    place = await trip.write(ctx.engine, store)
+    if trip.on_postgres(ctx.engine):
+        ahead = await trip.alone(ctx.engine, _OPEN_POSTGRES, {
+            **trip.prefixed(rows[0], "c_"), **trip.prefixed(rows[1], "m_"),
+            "queued_at": queued_at})
+        place = int(ahead[0][0]) + 1 if queued_at is not None else None
+    else:
+        place = await trip.write(ctx.engine, store)
     visitor.conversation_id = conversation.id
     metrics.count_message(ctx, "visitor")
     return conversation, message, place
