@@ -35,7 +35,7 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
-from chatserver.db.engine import write_gate
+from chatserver.db.engine import is_busy, write_gate
 
 T = TypeVar("T")
 Values = dict[str, Any]
@@ -161,13 +161,18 @@ Outcome = tuple[bool, Any]  # (True, result) or (False, the exception)
 def _each_in_transaction(db: sqlite3.Connection, works: list[Callable[[Runner], Any]],
                          runner: _SqliteRunner) -> list[Outcome]:
     """In aiosqlite's thread: each work in its own writing transaction, one after another;
-    one that fails is rolled back alone."""
+    one that fails is rolled back alone. When another process held SQLite's write lock for the
+    whole busy timeout, the rest fail with the same error at once instead of each waiting the
+    timeout again (as a group-commit batch does: docs/deployment.md, "Failure behaviour")."""
     outcomes: list[Outcome] = []
     for work in works:
         try:
             outcomes.append((True, _in_transaction(db, "BEGIN IMMEDIATE", work, runner)))
         except Exception as error:  # noqa: BLE001 - handed to that work's caller
             outcomes.append((False, error))
+            if is_busy(error):
+                outcomes.extend((False, error) for _ in works[len(outcomes):])
+                break
     return outcomes
 
 
