@@ -240,3 +240,29 @@ async def test_a_sqlite_write_whose_caller_gave_up_before_its_round_is_not_run(
         assert [n for (n,) in stored] == [2]
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_writes_fail_their_callers_when_no_connection_can_be_had(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A round that cannot get a connection fails every write waiting for it (the callers
+    must hear of it, not wait forever), and the next write works again."""
+    from chatserver.db import trip
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'broken.db'}")
+    try:
+        _table, store = await _counting_table(engine)
+        checkout = trip._checkout  # noqa: SLF001
+
+        async def broken(_engine: Any) -> Any:
+            raise OSError("no file handles left")
+
+        monkeypatch.setattr(trip, "_checkout", broken)
+        outcomes = await asyncio.wait_for(asyncio.gather(
+            *(trip.write(engine, lambda runner, n=n: runner.run(
+                store, {"n": n, "label": f"label {n}"})) for n in range(3)),
+            return_exceptions=True), 5)
+        assert all(isinstance(outcome, OSError) for outcome in outcomes), outcomes
+        monkeypatch.setattr(trip, "_checkout", checkout)
+        await trip.write(engine, lambda runner: runner.run(store, {"n": 9, "label": "again"}))
+    finally:
+        await engine.dispose()

@@ -182,6 +182,9 @@ def _database_error(error: BaseException) -> BaseException:
     return error
 
 
+_Queued = tuple[Callable[[Runner], Any], asyncio.Future[Any]]  # a write, its caller's future
+
+
 class _SqliteWrites:
     """SQLite writes of one engine, run in rounds: one task takes the write gate, hands every
     write queued so far to the connection's thread in one call, and gives the gate back.
@@ -189,9 +192,10 @@ class _SqliteWrites:
     Each write is still its own transaction, committed before its caller resumes. Taking the
     gate per write held it until the event loop had resumed that write's caller, and under
     load that wait (2–19 ms, behind everything else ready to run) kept the gate busy for the
-    whole of a burst with the thread idle most of the time (docs/performance.md, "The write
-    gate"). In a round the thread goes from one transaction straight to the next; the loop is
-    visited once per round. Writes run in the order they were asked for.
+    whole of a burst with the thread idle most of the time (docs/performance.md, "The slow
+    paths, third round: the write gate"). In a round the thread goes from one transaction
+    straight to the next, and the loop is visited once per round. Writes run in the order they
+    were asked for.
     """
 
     ROUND_MAX = 32  # the gate's other users (ORM sessions) wait at most one round
@@ -199,8 +203,7 @@ class _SqliteWrites:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.loop = asyncio.get_running_loop()
-        self.queue: collections.deque[tuple[Callable[[Runner], Any], asyncio.Future[Any]]] = (
-            collections.deque())
+        self.queue: collections.deque[_Queued] = collections.deque()
         self.task: asyncio.Task[None] | None = None
 
     def submit(self, work: Callable[[Runner], T]) -> asyncio.Future[T]:
@@ -213,44 +216,57 @@ class _SqliteWrites:
     async def _run(self) -> None:
         try:
             while self.queue:
-                await self._round()
+                try:
+                    await self._round()
+                except Exception as error:  # noqa: BLE001 - no connection: tell the callers
+                    for _work, future in self._take(len(self.queue)):
+                        future.set_exception(_database_error(error))
         finally:
             self.task = None
+            for _work, future in self._take(len(self.queue)):  # cancelled: nothing runs them
+                future.cancel()
+
+    def _take(self, most: int) -> list[_Queued]:
+        """Up to `most` queued writes whose callers still wait, oldest first."""
+        taken: list[_Queued] = []
+        while self.queue and len(taken) < most:
+            work, future = self.queue.popleft()
+            if not future.done():  # a caller that gave up before its round is not run
+                taken.append((work, future))
+        return taken
 
     async def _round(self) -> None:
         gate = write_gate(self.engine)
         assert gate is not None
         fairy = await _checkout(self.engine)
-        batch: list[tuple[Callable[[Runner], Any], asyncio.Future[Any]]] = []
+        batch: list[_Queued] = []
         try:
             aio = fairy.driver_connection
             holder = fairy.dbapi_connection
             await gate.hold(holder)
             try:
                 # What was asked for while this round waited for the gate comes along too.
-                while self.queue and len(batch) < self.ROUND_MAX:
-                    work, future = self.queue.popleft()
-                    if not future.cancelled():  # its caller gave up before it ran
-                        batch.append((work, future))
-                if not batch:
-                    return
-                runner = _SqliteRunner(aio._conn, self.engine.dialect)  # type: ignore[union-attr]  # noqa: SLF001
-                outcomes = await aio._execute(  # type: ignore[union-attr]  # noqa: SLF001
-                    _each_in_transaction, runner.db, [work for work, _ in batch], runner)
+                batch = self._take(self.ROUND_MAX)
+                if batch:
+                    runner = _SqliteRunner(aio._conn, self.engine.dialect)  # type: ignore[union-attr]  # noqa: SLF001
+                    outcomes = await aio._execute(  # type: ignore[union-attr]  # noqa: SLF001
+                        _each_in_transaction, runner.db, [work for work, _ in batch], runner)
+                    for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
+                        if not future.done():
+                            if ok:
+                                future.set_result(value)
+                            else:
+                                future.set_exception(_database_error(value))
             finally:
                 gate.release(holder)
         except BaseException as error:
             for _work, future in batch:
                 if not future.done():
                     future.set_exception(_database_error(error))
-            if isinstance(error, asyncio.CancelledError):
-                raise
-            return
+            if not isinstance(error, Exception):
+                raise  # cancelled: `_run` cancels what is still queued
         finally:
             await _checkin(self.engine, fairy)
-        for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
-            if not future.done():
-                future.set_result(value) if ok else future.set_exception(_database_error(value))
 
 
 _WRITES: weakref.WeakKeyDictionary[Any, _SqliteWrites] = weakref.WeakKeyDictionary()
