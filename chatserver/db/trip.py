@@ -305,8 +305,8 @@ async def alone(engine: AsyncEngine, statement: Statement, values: Values
                 ) -> list[tuple[Any, ...]]:
     """PostgreSQL: one statement outside a transaction block, and its rows. A statement is
     atomic by itself, its data-modifying CTEs included, so BEGIN and COMMIT around it would
-    only add two round trips; under load each waits for the busy event loop (4 ms apiece in
-    a burst: docs/performance.md)."""
+    only add two round trips, and under load each round trip waits for the busy event loop
+    (docs/performance.md, "The slow paths, third round")."""
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         return [tuple(row) for row in await autocommit.execute(statement.clause, values)]
