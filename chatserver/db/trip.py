@@ -297,10 +297,6 @@ async def read(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
         return await autocommit.run_sync(lambda sync: work(_CoreRunner(sync)))
 
 
-def on_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 async def alone(engine: AsyncEngine, statement: Statement, values: Values
                 ) -> list[tuple[Any, ...]]:
     """PostgreSQL: one statement outside a transaction block, and its rows. A statement is

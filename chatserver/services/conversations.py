@@ -203,7 +203,7 @@ async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_k
         runner.run(INSERT_MESSAGE, rows[1])
         return queue.place_in(runner, queued_at) if queued_at is not None else None
 
-    if trip.on_postgres(ctx.engine):
+    if not ctx.settings.is_sqlite:
         ahead = await trip.alone(ctx.engine, _OPEN_POSTGRES, {
             **trip.prefixed(rows[0], "c_"), **trip.prefixed(rows[1], "m_"),
             "queued_at": queued_at})

@@ -104,7 +104,7 @@ async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, A
             target_kind="conversation", target_id=conversation_id, via="claim"))
         return conversation, joined, history
 
-    if trip.on_postgres(ctx.engine):
+    if not ctx.settings.is_sqlite:
         taken = await _take_postgres(ctx, agent, conversation_id, now, wording)
     else:
         taken = await trip.write(ctx.engine, take)
