@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import sqlite3
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Column, bindparam
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, MissingGreenlet
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
@@ -292,9 +293,8 @@ async def read(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
         return await _sqlite_read(engine, work)
     # Without BEGIN and COMMIT: two round trips fewer. Each statement reads what was committed
     # before it began, as it would inside a READ COMMITTED transaction (PostgreSQL's default).
-    async with engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        return await autocommit.run_sync(lambda sync: work(_CoreRunner(sync)))
+    async with _autocommit(engine) as connection:
+        return await connection.run_sync(lambda sync: work(_CoreRunner(sync)))
 
 
 async def alone(engine: AsyncEngine, statement: Statement, values: Values
@@ -303,9 +303,15 @@ async def alone(engine: AsyncEngine, statement: Statement, values: Values
     atomic by itself, its data-modifying CTEs included, so BEGIN and COMMIT around it would
     only add two round trips, and under load each round trip waits for the busy event loop
     (docs/performance.md, "The slow paths, third round")."""
+    async with _autocommit(engine) as connection:
+        return [tuple(row) for row in await connection.execute(statement.clause, values)]
+
+
+@contextlib.asynccontextmanager
+async def _autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements each commit on their own (no BEGIN is sent)."""
     async with engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        return [tuple(row) for row in await autocommit.execute(statement.clause, values)]
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def column_binds(table: Any, prefix: str) -> dict[str, Any]:

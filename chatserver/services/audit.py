@@ -32,10 +32,9 @@ INSERT = trip.Statement(insert(_TABLE).values(
 def insert_for_each(rows: Any) -> Insert:
     """`INSERT` once per row of `rows` (a CTE, in a PostgreSQL statement that does more), its
     values bound as `a_<column>`: `trip.prefixed(row(...), "a_")`."""
-    names = [column.name for column in _TABLE.c if column.name != "id"]
-    return insert(_TABLE).from_select(names, select_core(
-        *(bindparam("a_" + name, type_=_TABLE.c[name].type) for name in names)
-    ).select_from(rows))
+    binds = trip.column_binds(_TABLE, "a_")
+    del binds["id"]
+    return insert(_TABLE).from_select(list(binds), select_core(*binds.values()).select_from(rows))
 
 
 def _values(ctx: Context, action: str, actor_kind: str, actor_id: str | int | None,

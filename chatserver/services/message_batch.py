@@ -245,7 +245,7 @@ async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[MessageRow, int
 # INSERT divides by zero, which aborts the statement and with it the UPDATE, and the batch goes
 # the one-by-one way that says what was wrong (as a unique violation from a retried client_id
 # does).
-_BATCH_POSTGRES = text("""
+_BATCH_POSTGRES = trip.Statement(text("""
 WITH counts AS (
     SELECT * FROM unnest(CAST(:cids AS varchar[]), CAST(:ns AS integer[]),
                          CAST(:required AS integer[])) AS c (cid, n, required)
@@ -272,7 +272,7 @@ WITH counts AS (
     RETURNING 1
 )
 SELECT seqs.id, seqs.last_seq, seqs.agent_id, (SELECT count(*) FROM stored) FROM seqs
-""")
+"""))
 
 
 async def _commit_postgres(ctx: Context, batch: list[Item], counts: Counter[str], now: datetime
@@ -301,10 +301,8 @@ async def _commit_postgres(ctx: Context, batch: list[Item], counts: Counter[str]
         "names": [row.author_name for row in rows], "texts": [row.text for row in rows],
         "keys": [row.client_key for row in rows], "now": now, "expected": len(counts),
     }
-    async with ctx.engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        found = {cid: (last_seq, agent_id) for cid, last_seq, agent_id, _stored
-                 in (await autocommit.execute(_BATCH_POSTGRES, values)).all()}
+    found = {cid: (last_seq, agent_id) for cid, last_seq, agent_id, _stored
+             in await trip.alone(ctx.engine, _BATCH_POSTGRES, values)}
     if len(found) != len(counts):
         raise Fallback  # nothing was stored: closed, unknown or not the agent's
     for row, back in zip(rows, backs, strict=True):
