@@ -16,7 +16,7 @@ from chatserver.db.models import Message
 from chatserver.errors import ServiceError
 from chatserver.services import agents, message_batch
 from tests.helpers import Chat
-from tests.test_query_counts import statements
+from tests.test_query_counts import statements, statements_on_postgres
 
 
 async def _claimed_conversation(chat: Chat, agent: Any, n: int) -> str:
@@ -276,25 +276,12 @@ async def test_on_postgres_a_batch_is_one_statement(chat_factory: Any,
     agent_client = await chat.agent("anna@example.fi", "Anna")
     conversation_id = await _claimed_conversation(chat, agent_client, 1)
     anna = await agents.get_by_email(chat.ctx, "anna@example.fi")
-    seen: list[str] = []
-
-    def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement.split()[0].upper())
-
-    def began(_conn: Any) -> None:
-        seen.append("BEGIN")
-
-    engine = chat.ctx.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", executed)
-    event.listen(engine, "begin", began)
-    try:
+    async with statements_on_postgres(chat) as seen:
         message, agent_id = await message_batch.append(
             chat.ctx, conversation_id, kind="agent", text="hi", client_key="a:1", agent=anna,
             assigned_only=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", executed)
-        event.remove(engine, "begin", began)
-    assert seen in (["WITH"], ["BEGIN", "WITH"]), seen  # (SQLAlchemy's autobegin sends none)
+    # ("WITH in a transaction" would be a statement inside BEGIN ... COMMIT.)
+    assert seen in (["WITH"], ["BEGIN", "WITH"]), seen
     assert agent_id == anna.id
     assert [m.text for m in await _stored(chat, conversation_id)][-1] == "hi"
     assert message.seq == (await _stored(chat, conversation_id))[-1].seq
