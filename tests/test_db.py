@@ -266,3 +266,64 @@ async def test_sqlite_writes_fail_their_callers_when_no_connection_can_be_had(
         await trip.write(engine, lambda runner: runner.run(store, {"n": 9, "label": "again"}))
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_trips_on_postgres_raise_sqlalchemys_errors_and_survive_lost_connections(
+        postgres_url: str) -> None:
+    """On PostgreSQL db/trip.py runs statements on asyncpg's own connection: its errors must
+    still come out as SQLAlchemy's (callers catch IntegrityError), without the values; a
+    failed write leaves nothing behind; and when the server drops every connection, one call
+    fails and the pool connects again for the next (as SQLAlchemy itself does)."""
+    import asyncpg
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    from chatserver.db import trip
+
+    engine = make_engine(postgres_url)
+    try:
+        table, insert_row = await _counting_table(engine)
+        every = trip.Statement(select(table.c.label).order_by(table.c.seq),
+                               returns=[table.c.label])
+
+        assert await trip.alone(engine, trip.Statement(insert_row.clause.returning(table.c.n)),
+                                {"n": 1, "label": "first"}) == [(1,)]
+        with pytest.raises(IntegrityError) as raised:
+            await trip.alone(engine, insert_row, {"n": 2, "label": "first"})
+        assert "first" not in str(raised.value)
+
+        def two_then_a_duplicate(runner: trip.Runner) -> None:
+            runner.run(insert_row, [{"n": 3, "label": "second"}, {"n": 4, "label": "third"}])
+            runner.run(insert_row, {"n": 5, "label": "first"})
+
+        with pytest.raises(IntegrityError):
+            await trip.write(engine, two_then_a_duplicate)
+        assert await trip.read(engine, lambda runner: runner.rows(every)) == [("first",)]
+
+        # Several connections idle in the pool, then the server drops them all.
+        await asyncio.gather(*(trip.alone(engine, every, {}) for _ in range(6)))
+        pool: Any = engine.sync_engine.pool
+        assert pool.checkedin() >= 3
+        url = postgres_url.replace("postgresql+asyncpg", "postgresql")
+        killer = await asyncpg.connect(url)
+        try:
+            assert await killer.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()") >= 3
+        finally:
+            await killer.close()
+        await asyncio.sleep(0.2)  # they are dropped while idle, as in a restart
+        failures = 0
+        for n in range(6):
+            try:
+                await trip.write(engine, lambda runner, n=n: runner.run(
+                    insert_row, {"n": 10 + n, "label": f"after{n}"}))
+            except DBAPIError as error:
+                assert error.connection_invalidated
+                failures += 1
+        assert failures <= 1
+        assert len(await trip.read(engine, lambda runner: runner.rows(every))) == 7 - failures
+        assert pool.checkedout() == 0
+    finally:
+        await engine.dispose()

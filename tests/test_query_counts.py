@@ -5,6 +5,7 @@ why. On SQLite each of these transactions runs in one trip to the connection's t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -106,20 +107,52 @@ async def test_opening_handing_off_and_claiming_cost_few_statements(chat_factory
 @asynccontextmanager
 async def statements_on_postgres(chat: Chat) -> AsyncIterator[list[str]]:
     """The first word of every statement sent to PostgreSQL meanwhile, and "in a transaction"
-    for one sent inside a transaction block (one that costs a BEGIN and a COMMIT too; the
-    `begin` event cannot tell: SQLAlchemy fires it in autocommit as well)."""
+    for one sent inside a transaction block (one that costs a BEGIN and a COMMIT too). Both
+    ways statements go are seen: through SQLAlchemy (its `before_cursor_execute`; its `begin`
+    event cannot tell, SQLAlchemy fires it in autocommit as well) and on asyncpg's own
+    connection (db/trip.py; asyncpg's query log, where BEGIN and COMMIT are statements)."""
     engine = chat.ctx.engine.sync_engine
     seen: list[str] = []
+    loggers: dict[Any, Any] = {}
 
     def executed(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         alone = conn.connection.dbapi_connection.autocommit
         seen.append(statement.split()[0].upper() + ("" if alone else " in a transaction"))
 
+    def logger() -> Any:
+        in_transaction = [False]
+
+        def log(record: Any) -> None:
+            # asyncpg logs only what it runs unprepared: trip.py's statements, SQLAlchemy's
+            # BEGIN and COMMIT (its statements come through `executed`), and its own lookup of
+            # a type the connection has not met yet (not ours to count).
+            query = record.query
+            word = query.split()[0].upper().rstrip(";")
+            if "typeinfo_tree" in query or "set_config('jit'" in query:
+                return
+            if word in ("BEGIN", "START", "COMMIT", "ROLLBACK"):
+                in_transaction[0] = word in ("BEGIN", "START")
+            else:
+                seen.append(word + (" in a transaction" if in_transaction[0] else ""))
+
+        return log
+
+    def checked_out(dbapi_connection: Any, *_args: Any) -> None:
+        raw = dbapi_connection.driver_connection
+        if raw not in loggers:
+            loggers[raw] = logger()
+            raw.add_query_logger(loggers[raw])
+
     event.listen(engine, "before_cursor_execute", executed)
+    event.listen(engine, "checkout", checked_out)
     try:
         yield seen
+        await asyncio.sleep(0)  # asyncpg calls its loggers soon after, not at once
     finally:
         event.remove(engine, "before_cursor_execute", executed)
+        event.remove(engine, "checkout", checked_out)
+        for raw, log in loggers.items():
+            raw.remove_query_logger(log)
 
 
 @pytest.mark.postgres

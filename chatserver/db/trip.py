@@ -28,13 +28,14 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
 from sqlalchemy import Column, bindparam
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, MissingGreenlet
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql import Executable
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_, greenlet_spawn
 
 from chatserver.db.engine import is_busy, write_gate
 
@@ -141,6 +142,28 @@ class _CoreRunner:
 
     def run(self, statement: Statement, values: Values | list[Values] | None = None) -> None:
         self.connection.execute(statement.clause, values if values is not None else {})
+
+
+class _PostgresRunner:
+    """On asyncpg's own connection, in a greenlet (SQLAlchemy's `await_`), with the values
+    bound as SQLAlchemy binds them: each statement one round trip, without the adapter's CPU
+    (`_asyncpg`)."""
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self.connection, self.dialect = connection, dialect
+
+    def rows(self, statement: Statement, values: Values | None = None) -> list[tuple[Any, ...]]:
+        compiled = statement.compiled(self.dialect)
+        fetched = await_(self.connection.fetch(compiled.sql, *compiled.parameters(values)))
+        return [compiled.row(raw) for raw in fetched]
+
+    def run(self, statement: Statement, values: Values | list[Values] | None = None) -> None:
+        compiled = statement.compiled(self.dialect)
+        if isinstance(values, list):
+            await_(self.connection.executemany(
+                compiled.sql, [compiled.parameters(v) for v in values]))
+        else:
+            await_(self.connection.fetch(compiled.sql, *compiled.parameters(values)))
 
 
 def _in_transaction(db: sqlite3.Connection, begin: str, work: Callable[[Runner], T],
@@ -284,6 +307,9 @@ async def write(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
     """Run `work` in one writing transaction, committed when this returns."""
     if _on_aiosqlite(engine):
         return await _sqlite_writes(engine).submit(work)
+    if _on_asyncpg(engine):
+        async with _asyncpg(engine) as connection, connection.transaction():
+            return await greenlet_spawn(work, _PostgresRunner(connection, engine.dialect))
     return await _through_sqlalchemy(engine, work)
 
 
@@ -291,9 +317,13 @@ async def read(engine: AsyncEngine, work: Callable[[Runner], T]) -> T:
     """Run `work` in one reading transaction (on SQLite it does not wait for writers)."""
     if _on_aiosqlite(engine):
         return await _sqlite_read(engine, work)
-    # Without BEGIN and COMMIT: two round trips fewer. Each statement reads what was committed
-    # before it began, as it would inside a READ COMMITTED transaction (PostgreSQL's default).
-    async with _autocommit(engine) as connection:
+    if _on_asyncpg(engine):
+        # Without BEGIN and COMMIT: two round trips fewer. Each statement reads what was
+        # committed before it began, as it would inside a READ COMMITTED transaction
+        # (PostgreSQL's default).
+        async with _asyncpg(engine) as connection:
+            return await greenlet_spawn(work, _PostgresRunner(connection, engine.dialect))
+    async with engine.connect() as connection:
         return await connection.run_sync(lambda sync: work(_CoreRunner(sync)))
 
 
@@ -303,15 +333,56 @@ async def alone(engine: AsyncEngine, statement: Statement, values: Values
     atomic by itself, its data-modifying CTEs included, so BEGIN and COMMIT around it would
     only add two round trips, and under load each round trip waits for the busy event loop
     (docs/performance.md, "The slow paths, third round")."""
-    async with _autocommit(engine) as connection:
-        return [tuple(row) for row in await connection.execute(statement.clause, values)]
+    if not _on_asyncpg(engine):
+        return await write(engine, lambda runner: runner.rows(statement, values))
+    compiled = statement.compiled(engine.dialect)
+    async with _asyncpg(engine) as connection:
+        fetched = await connection.fetch(compiled.sql, *compiled.parameters(values))
+    return [compiled.row(raw) for raw in fetched]
 
 
 @contextlib.asynccontextmanager
-async def _autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection whose statements each commit on their own (no BEGIN is sent)."""
-    async with engine.connect() as connection:
-        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+async def _asyncpg(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """asyncpg's connection from the pool, outside a transaction block until one is begun.
+
+    Not SQLAlchemy's AsyncConnection: leaving its `async with` runs the close in a task of its
+    own and waits for it, two visits of the event loop, and under a burst each visit waited
+    15–20 ms behind everything else ready to run (docs/performance.md, "The slow paths, fourth
+    round"). Taken from the pool and given back here, an idle connection is a plain call."""
+    fairy = await _checkout(engine)
+    while fairy.driver_connection.is_closed():  # type: ignore[union-attr]
+        # The server dropped it while it was idle (a restart): so it did the others; the pool
+        # connects again (no pre-ping here: engine.py).
+        await greenlet_spawn(engine.sync_engine.pool._invalidate, fairy)  # noqa: SLF001
+        fairy = await _checkout(engine)
+    try:
+        yield fairy.driver_connection
+    except Exception as error:
+        raise await _postgres_error(engine, fairy, error) from error
+    finally:
+        await _checkin(engine, fairy)
+
+
+async def _postgres_error(engine: AsyncEngine, fairy: PoolProxiedConnection,
+                          error: Exception) -> BaseException:
+    """asyncpg's exception as SQLAlchemy raises it (IntegrityError...: what callers catch),
+    without the values. A lost connection is invalidated with every other connection of the
+    pool, as SQLAlchemy does, so the next checkouts connect again."""
+    if not isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError | OSError
+                      | asyncio.TimeoutError):
+        return error
+    adapter: Any = fairy.dbapi_connection
+    try:
+        adapter._handle_exception(error)  # noqa: SLF001 - the DB-API error asyncpg's maps to
+    except Exception as translated:  # noqa: BLE001
+        error = translated
+    dialect = engine.dialect
+    lost = dialect.is_disconnect(error, adapter, None)  # type: ignore[arg-type]
+    if lost:
+        await greenlet_spawn(engine.sync_engine.pool._invalidate, fairy, error)  # noqa: SLF001
+    return DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error,
+                               hide_parameters=True, connection_invalidated=lost,
+                               dialect=dialect)
 
 
 def column_binds(table: Any, prefix: str) -> dict[str, Any]:
@@ -325,6 +396,10 @@ def prefixed(values: Values, prefix: str) -> Values:
     return {prefix + name: value for name, value in values.items()}
 
 
+def _on_asyncpg(engine: AsyncEngine) -> bool:
+    return engine.dialect.driver == "asyncpg"
+
+
 def _on_aiosqlite(engine: AsyncEngine) -> bool:
     """SQLite through aiosqlite, whose thread runs a whole transaction in one call."""
     return write_gate(engine) is not None and engine.dialect.driver == "aiosqlite"
@@ -332,7 +407,9 @@ def _on_aiosqlite(engine: AsyncEngine) -> bool:
 
 async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
     pool = engine.sync_engine.pool
-    if isinstance(pool, QueuePool) and pool.checkedin():
+    # Not on PostgreSQL: a connection to open again there (after `_asyncpg` found one lost)
+    # fails here only after creating the coroutine that would have opened it.
+    if isinstance(pool, QueuePool) and pool.checkedin() and _on_aiosqlite(engine):
         try:
             return pool.connect()
         except MissingGreenlet:

@@ -73,7 +73,8 @@ def _claim_postgres() -> trip.Statement:
                         select(*joined.c)).subquery("history")
     return trip.Statement(
         select(taken, history).join_from(taken, history, history.c.conversation_id == taken.c.id)
-        .order_by(history.c.seq).add_cte(audit.insert_for_each(taken).cte("audited")))
+        .order_by(history.c.seq).add_cte(audit.insert_for_each(taken).cte("audited")),
+        returns=[*_CONVERSATION.c, *_MESSAGE.c])
 
 
 _CLAIM_POSTGRES = _claim_postgres()
