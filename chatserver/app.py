@@ -11,6 +11,7 @@ from datetime import datetime
 from aiohttp import web
 
 from chatserver.db import migrate
+from chatserver.db import trip
 from chatserver.db.engine import make_engine, make_sessionmaker
 from chatserver.http.common import error_middleware, security_headers
 from chatserver.http.routes import setup_routes
@@ -119,6 +120,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         )
     # Before anything is served: what was erased stays erased, even in a restored backup.
     await backup.reapply(ctx)
+    await trip.warm(engine)
     yield
     await engine.dispose()
 

@@ -198,3 +198,33 @@ async def test_on_postgres_opening_and_claiming_are_one_statement_each(
     # Claiming it again: nothing changes, and the caller is told it is theirs already.
     again = await agent.call("claim", {"conversation_id": conversation_id})
     assert again["ok"] and [m["text"] for m in again["conversation"]["messages"]] == texts
+
+
+@pytest.mark.postgres
+async def test_on_postgres_the_pool_is_open_before_anything_is_served(
+        chat_factory: Any, migrated_postgres_url: str) -> None:
+    """After a restart every visitor reconnects at once; a connection opened under that burst
+    took 70–100 ms. So the pool's connections are opened at start-up (db/trip.py `warm`), and
+    asyncpg has already looked up the array types the message batch binds on each of them."""
+    from sqlalchemy.util import greenlet_spawn
+
+    from chatserver.services import message_batch
+
+    chat: Chat = await chat_factory(database_url=migrated_postgres_url)
+    pool: Any = chat.ctx.engine.sync_engine.pool
+    # (The background tasks started with the app may hold one or two meanwhile.)
+    assert pool.checkedin() + pool.checkedout() >= pool.size() > 1
+    idle = pool.checkedin()
+    fairies = await asyncio.gather(*(greenlet_spawn(pool.connect) for _ in range(idle)))
+    lookups: list[str] = []
+    try:
+        sql = message_batch._BATCH_POSTGRES.compiled(chat.ctx.engine.dialect).sql  # noqa: SLF001
+        for fairy in fairies:
+            raw = fairy.driver_connection
+            raw.add_query_logger(lambda record: lookups.append(record.query))
+            await raw.prepare(sql)
+        await asyncio.sleep(0)
+    finally:
+        for fairy in fairies:
+            fairy.close()
+    assert not [query for query in lookups if "typeinfo_tree" in query]

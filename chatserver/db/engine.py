@@ -148,9 +148,11 @@ def make_engine(database_url: str, busy_seconds: float = 5.0) -> AsyncEngine:
     # the whole pool, and the next checkouts reconnect.
     # No JIT: every query here is short, and PostgreSQL's JIT compiled a search's plan for
     # 60 ms to save less than that (docs/performance.md, the search benchmark).
+    # 20 kept open (opened at start-up: trip.warm), 10 more at peaks: with 10 + 10 a burst
+    # closed and opened the overflow again and again, 70–100 ms each (docs/performance.md).
     connect_args = ({"server_settings": {"jit": "off"}}
                     if url.get_driver_name() == "asyncpg" else {})
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False,
+    return create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=False,
                                hide_parameters=True, connect_args=connect_args)
 
 

@@ -385,6 +385,29 @@ async def _postgres_error(engine: AsyncEngine, fairy: PoolProxiedConnection,
                                dialect=dialect)
 
 
+async def warm(engine: AsyncEngine) -> int:
+    """PostgreSQL: open the pool's connections before anything is served, each with the types
+    the hot paths bind already looked up; how many were opened. After a restart every visitor
+    reconnects at once, and opening a connection under that burst took 70–100 ms
+    (docs/performance.md, "The slow paths, fourth round")."""
+    if not _on_asyncpg(engine):
+        return 0
+    pool = engine.sync_engine.pool
+    size = pool.size() if isinstance(pool, QueuePool) else 1
+    fairies = await asyncio.gather(*(greenlet_spawn(pool.connect) for _ in range(size)))
+    try:
+        for fairy in fairies:
+            # Arrays of text and integers (the message batch); asyncpg looks a type up once
+            # per connection, in two round trips.
+            await fairy.driver_connection.fetch(  # type: ignore[union-attr]
+                "SELECT CAST($1 AS varchar[]), CAST($2 AS integer[]), CAST($3 AS text[])",
+                [], [], [])
+    finally:
+        for fairy in fairies:
+            await _checkin(engine, fairy)
+    return len(fairies)
+
+
 def column_binds(table: Any, prefix: str) -> dict[str, Any]:
     """{column: bindparam(prefix + column)} for every column of `table`: an INSERT's values,
     named apart from another table's in the same statement (`prefixed`)."""
