@@ -10,8 +10,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from chatserver.db import migrate
-from chatserver.db import trip
+from chatserver.db import migrate, trip
 from chatserver.db.engine import make_engine, make_sessionmaker
 from chatserver.http.common import error_middleware, security_headers
 from chatserver.http.routes import setup_routes
