@@ -327,3 +327,33 @@ async def test_trips_on_postgres_raise_sqlalchemys_errors_and_survive_lost_conne
         assert pool.checkedout() == 0
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_trip_cancelled_mid_statement_on_postgres_leaves_the_pool_usable(
+        postgres_url: str) -> None:
+    """A caller cancelled while its statement runs (a shutdown's deadline) is cancelled, not
+    handed some other error, and the connection it had goes back fit for the next user."""
+    from sqlalchemy import text
+
+    from chatserver.db import trip
+
+    engine = make_engine(postgres_url)
+    sleep = trip.Statement(text("SELECT pg_sleep(5)"))
+    one = trip.Statement(text("SELECT 1"))
+    try:
+        await trip.warm(engine)
+        for start in (lambda: trip.alone(engine, sleep, {}),
+                      lambda: trip.write(engine, lambda runner: runner.rows(sleep)),
+                      lambda: trip.read(engine, lambda runner: runner.rows(sleep))):
+            task = asyncio.ensure_future(start())
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            pool: Any = engine.sync_engine.pool
+            size = pool.size() + 5  # every pooled connection, the cancelled one included
+            assert await asyncio.wait_for(asyncio.gather(
+                *(trip.alone(engine, one, {}) for _ in range(size))), 10) == [[(1,)]] * size
+    finally:
+        await engine.dispose()
