@@ -89,8 +89,8 @@ class Console:
 
 
 async def open_console(new_context: Callable[..., Any], chat: Chat, email: str | None,
-                       path: str = "/console") -> Console:
-    context = await new_context()
+                       path: str = "/console", **context_args: Any) -> Console:
+    context = await new_context(**context_args)
     console = Console(await context.new_page())
     await console.page.goto(chat.url + path)
     if email is not None:

@@ -48,7 +48,9 @@ async def _close_from_the_agent(page: Any, agent: Any, text: str) -> None:
 async def test_a_rating_given_with_the_keyboard_reaches_the_reports_and_their_csv(
         chat_factory: Any, page: Any, new_context: Callable[..., Any],
         axe_source: str) -> None:
-    chat = await chat_factory(rating={"enabled": True})
+    # The site's day and the admin's browser's day are never the same here (25 hours apart):
+    # the reports are by the site's days, and "today" must be the site's.
+    chat = await chat_factory(rating={"enabled": True}, time_zone="Pacific/Kiritimati")
     await chat.add_agent(ADMIN, "Aada", role="admin")
     agent = await chat.agent("anna@example.fi", "Anna")
     await page.goto(chat.url + "/")  # the demo page: the widget in Finnish
@@ -93,7 +95,7 @@ async def test_a_rating_given_with_the_keyboard_reaches_the_reports_and_their_cs
     assert await reports.fold(chat.ctx) == 2  # what the worker does every interval
     # The admin's reports page: the rating is in the table behind the ratings chart and in
     # its CSV.
-    console = await open_console(new_context, chat, ADMIN)
+    console = await open_console(new_context, chat, ADMIN, timezone_id="Pacific/Pago_Pago")
     admin = console.page
     await admin.get_by_role("link", name="Reports", exact=True).click()
     ratings = admin.locator("section.report").filter(has=admin.get_by_role(

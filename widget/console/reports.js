@@ -50,11 +50,10 @@ function download (name, rows) {
 
 export function reportsView (app, view) {
   const t = app.t
-  const today = new Date()
-  const monthAgo = new Date(today)
-  monthAgo.setDate(today.getDate() - 29)
-  const from = h('input', { type: 'date', id: 'report-from', value: isoDay(monthAgo) })
-  const to = h('input', { type: 'date', id: 'report-to', value: isoDay(today) })
+  // Empty at first: the server answers its last 30 days up to today in the site's time zone
+  // (not the browser's, which may already be on another date), and the fields show that range.
+  const from = h('input', { type: 'date', id: 'report-from', value: '' })
+  const to = h('input', { type: 'date', id: 'report-to', value: '' })
   const language = h('select', { id: 'report-language' }, h('option', { value: '' }, t('report_all_languages')),
     LANGS.map((l) => h('option', { value: l }, languageName(t, l))))
   const results = h('div', { class: 'reports', 'aria-live': 'polite' })
@@ -81,6 +80,8 @@ export function reportsView (app, view) {
   async function load () {
     try {
       const data = await api('GET', '/reports' + query({ from: from.value, to: to.value, language: language.value }))
+      from.value = data.report.from
+      to.value = data.report.to
       render(data.report)
     } catch (e) { clear(results, h('p', { class: 'error' }, e.message)) }
   }
