@@ -358,7 +358,10 @@ async def _asyncpg(engine: AsyncEngine) -> AsyncIterator[Any]:
     try:
         yield fairy.driver_connection
     except Exception as error:
-        raise await _postgres_error(engine, fairy, error) from error
+        translated = await _postgres_error(engine, fairy, error)
+        if translated is error:
+            raise  # not the database's (a ServiceError from the work, say): as it was
+        raise translated from error
     finally:
         await _checkin(engine, fairy)
 
