@@ -12,7 +12,7 @@ from aiohttp import web
 
 from chatserver.db import migrate, trip
 from chatserver.db.engine import make_engine, make_sessionmaker
-from chatserver.http.common import error_middleware, security_headers
+from chatserver.http.common import answer_middleware
 from chatserver.http.routes import setup_routes
 from chatserver.i18n import Translator
 from chatserver.keys import AGENTS, CONTEXT, SETTINGS, SIO, VISITORS
@@ -70,8 +70,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
                     "CHATSERVER_AUTH__ADDRESS_KEY on every node")
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        # security_headers is outermost so that error answers carry the headers too.
-        middlewares=[security_headers, error_middleware],
+        middlewares=[answer_middleware],
     )
     sio = create_socket_server(settings)
     sio.attach(app)
