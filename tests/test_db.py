@@ -276,7 +276,7 @@ async def test_trips_on_postgres_raise_sqlalchemys_errors_and_survive_lost_conne
     failed write leaves nothing behind; and when the server drops every connection, one call
     fails and the pool connects again for the next (as SQLAlchemy itself does)."""
     import asyncpg
-    from sqlalchemy import select
+    from sqlalchemy import func, select
     from sqlalchemy.exc import DBAPIError, IntegrityError
 
     from chatserver.db import trip
@@ -325,6 +325,25 @@ async def test_trips_on_postgres_raise_sqlalchemys_errors_and_survive_lost_conne
         assert failures <= 1
         assert len(await trip.read(engine, lambda runner: runner.rows(every))) == 7 - failures
         assert pool.checkedout() == 0
+
+        # Dropped in the middle of a statement: that call fails, the rest go on.
+        sleeping = asyncio.ensure_future(trip.alone(
+            engine, trip.Statement(select(func.pg_sleep(5))), {}))
+        await asyncio.sleep(0.3)
+        killer = await asyncpg.connect(url)
+        try:
+            assert await killer.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE '%pg_sleep%' "
+                "AND pid <> pg_backend_pid()") == 1
+        finally:
+            await killer.close()
+        with pytest.raises(DBAPIError) as dropped:
+            await sleeping
+        assert dropped.value.connection_invalidated
+        assert pool.checkedout() == 0
+        read_back = await asyncio.gather(*(trip.alone(engine, every, {}) for _ in range(25)))
+        assert [len(rows) for rows in read_back] == [7 - failures] * 25
     finally:
         await engine.dispose()
 

@@ -12,10 +12,12 @@ queued while one round ran goes to the thread in the next, each still its own tr
 values are bound and results read back exactly as SQLAlchemy binds and reads those column
 types.
 
-The work is a plain function of a `Runner`. Elsewhere (PostgreSQL) the same function runs
-through SQLAlchemy on the async connection (`run_sync`), statement by statement, so each hot
-path is written once. A database error comes out as SQLAlchemy's exception (IntegrityError,
-OperationalError...) either way, without the values (hide_parameters).
+The work is a plain function of a `Runner`. On PostgreSQL the same function runs statement by
+statement on asyncpg's own connection, taken from SQLAlchemy's pool (`_asyncpg`: SQLAlchemy's
+AsyncConnection cost two more visits of the event loop per statement), so each hot path is
+written once; elsewhere it runs through SQLAlchemy (`run_sync`). A database error comes out as
+SQLAlchemy's exception (IntegrityError, OperationalError...) every way, without the values
+(hide_parameters).
 """
 
 from __future__ import annotations
