@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import socketio
 
 from tests import containers
 from tests.helpers import PASSWORD, Client, free_port
@@ -165,8 +166,20 @@ async def test_two_nodes_behind_nginx_chat_across_nodes_and_survive_one_stopping
     await stopping
     if visitor.sio.connected:
         await visitor.sio.disconnect()
-    resumed = Client("/visitor")  # as the widget does: the same token, through nginx again
-    await resumed.connect(url, auth={"lang": "fi", "notice_version": notice, "token": token})
+    # As the widget does: the same token, through nginx again, tried again for a while (once,
+    # on a loaded machine, the first try right after the stop was refused at the published
+    # port, as podman's network settled).
+    resumed = Client("/visitor")
+    for attempt in range(10):
+        try:
+            await resumed.connect(url, auth={"lang": "fi", "notice_version": notice,
+                                             "token": token})
+            break
+        except socketio.exceptions.ConnectionError:
+            if attempt == 9:
+                raise
+            resumed = Client("/visitor")
+            await asyncio.sleep(1)
     welcome = await resumed.next("welcome")
     assert welcome["conversation"]["id"] == conversation_id
     texts = [m["text"] for m in welcome["conversation"]["messages"]]
