@@ -20,7 +20,15 @@ from chatserver.realtime import create_socket_server
 from chatserver.realtime.agent import AgentNamespace
 from chatserver.realtime.lifecycle import drain, socket_lifetime
 from chatserver.realtime.visitor import VisitorNamespace
-from chatserver.services import hours, idle, presence, reports
+from chatserver.services import (
+    conversations,
+    hours,
+    idle,
+    message_batch,
+    presence,
+    reports,
+    routing,
+)
 from chatserver.services.assistant import bot, faq_store
 from chatserver.services.background import background
 from chatserver.services.context import Context, make_password_hasher, system_clock
@@ -31,6 +39,12 @@ from chatserver.services.privacy import backup, notice, residency, retention
 from chatserver.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# Each PostgreSQL hot path's one statement (opening, claiming, a message batch): prepared on
+# every pooled connection at start-up (trip.warm).
+HOT_POSTGRES = (conversations.OPEN_POSTGRES, routing.CLAIM_POSTGRES,
+                message_batch.BATCH_POSTGRES)
 
 
 class NotMigrated(RuntimeError):
@@ -118,7 +132,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         )
     # Before anything is served: what was erased stays erased, even in a restored backup.
     await backup.reapply(ctx)
-    await trip.warm(engine)
+    await trip.warm(engine, HOT_POSTGRES)
     yield
     await engine.dispose()
 

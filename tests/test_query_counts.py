@@ -223,7 +223,7 @@ async def test_on_postgres_the_pool_is_open_before_anything_is_served(
     assert len(warmed) >= idle - 1
     lookups: list[str] = []
     try:
-        sql = message_batch._BATCH_POSTGRES.compiled(chat.ctx.engine.dialect).sql  # noqa: SLF001
+        sql = message_batch.BATCH_POSTGRES.compiled(chat.ctx.engine.dialect).sql
         for fairy in warmed:
             raw = fairy.driver_connection
             raw.add_query_logger(lambda record: lookups.append(record.query))

@@ -390,23 +390,25 @@ async def _postgres_error(engine: AsyncEngine, fairy: PoolProxiedConnection,
                                dialect=dialect)
 
 
-async def warm(engine: AsyncEngine) -> int:
-    """PostgreSQL: open the pool's connections before anything is served, each with the types
-    the hot paths bind already looked up; how many were opened. After a restart every visitor
-    reconnects at once, and opening a connection under that burst took 70–100 ms
+async def warm(engine: AsyncEngine, statements: Sequence[Statement] = ()) -> int:
+    """PostgreSQL: open the pool's connections before anything is served, and prepare
+    `statements` (the hot paths') on each, so asyncpg has looked up the types they bind (two
+    round trips per connection the first time); how many were opened. After a restart every
+    visitor reconnects at once, and opening a connection under that burst took 70–100 ms
     (docs/performance.md, "The slow paths, fourth round")."""
     if not _on_asyncpg(engine):
         return 0
     pool = engine.sync_engine.pool
     size = pool.size() if isinstance(pool, QueuePool) else 1
     fairies = await asyncio.gather(*(greenlet_spawn(pool.connect) for _ in range(size)))
+    sqls = [statement.compiled(engine.dialect).sql for statement in statements]
+
+    async def prepare(connection: Any) -> None:
+        for sql in sqls:
+            await connection.prepare(sql)
+
     try:
-        for fairy in fairies:
-            # Arrays of text and integers (the message batch); asyncpg looks a type up once
-            # per connection, in two round trips.
-            await fairy.driver_connection.fetch(  # type: ignore[union-attr]
-                "SELECT CAST($1 AS varchar[]), CAST($2 AS integer[]), CAST($3 AS text[])",
-                [], [], [])
+        await asyncio.gather(*(prepare(fairy.driver_connection) for fairy in fairies))
     finally:
         for fairy in fairies:
             await _checkin(engine, fairy)

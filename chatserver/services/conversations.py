@@ -182,7 +182,7 @@ INSERT_MESSAGE = trip.Statement(insert(_MESSAGE))
 # PostgreSQL: the same as one statement, so one round trip (trip.alone): both INSERTs as CTEs,
 # and the count of those queued before it (queue.AHEAD; it does not see the new row, which is
 # not queued before itself either way).
-_OPEN_POSTGRES = trip.Statement(
+OPEN_POSTGRES = trip.Statement(
     queue.AHEAD.clause.add_cte(  # type: ignore[attr-defined]
         insert(_CONVERSATION).values(trip.column_binds(_CONVERSATION, "c_")).cte("opened"),
         insert(_MESSAGE).values(trip.column_binds(_MESSAGE, "m_")).cte("first")))
@@ -204,7 +204,7 @@ async def _open_with_message(ctx: Context, visitor: Visitor, text: str, client_k
         return queue.place_in(runner, queued_at) if queued_at is not None else None
 
     if not ctx.settings.is_sqlite:
-        ahead = await trip.alone(ctx.engine, _OPEN_POSTGRES, {
+        ahead = await trip.alone(ctx.engine, OPEN_POSTGRES, {
             **trip.prefixed(rows[0], "c_"), **trip.prefixed(rows[1], "m_"),
             "queued_at": queued_at})
         place = int(ahead[0][0]) + 1 if queued_at is not None else None

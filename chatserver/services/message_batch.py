@@ -4,7 +4,7 @@ Messages that arrive while a commit is under way wait for the next one and share
 that is one transaction in one trip to its thread (db/trip.py), a seq `UPDATE ... RETURNING`
 per conversation and one multi-row `INSERT`; alone, a message costs BEGIN, UPDATE, INSERT,
 COMMIT (tests/test_query_counts.py). On PostgreSQL it is one statement, one round trip
-(`_BATCH_POSTGRES`). Under load the per-commit cost is shared. Nothing waits for a timer, so a
+(`BATCH_POSTGRES`). Under load the per-commit cost is shared. Nothing waits for a timer, so a
 lone message is not delayed.
 
 Anything unusual in a batch (a closed or unknown conversation, an agent writing to a
@@ -245,7 +245,7 @@ async def _commit(ctx: Context, batch: list[Item]) -> list[tuple[MessageRow, int
 # INSERT divides by zero, which aborts the statement and with it the UPDATE, and the batch goes
 # the one-by-one way that says what was wrong (as a unique violation from a retried client_id
 # does).
-_BATCH_POSTGRES = trip.Statement(text("""
+BATCH_POSTGRES = trip.Statement(text("""
 WITH counts AS (
     SELECT * FROM unnest(CAST(:cids AS varchar[]), CAST(:ns AS integer[]),
                          CAST(:required AS integer[])) AS c (cid, n, required)
@@ -302,7 +302,7 @@ async def _commit_postgres(ctx: Context, batch: list[Item], counts: Counter[str]
         "keys": [row.client_key for row in rows], "now": now, "expected": len(counts),
     }
     found = {cid: (last_seq, agent_id) for cid, last_seq, agent_id, _stored
-             in await trip.alone(ctx.engine, _BATCH_POSTGRES, values)}
+             in await trip.alone(ctx.engine, BATCH_POSTGRES, values)}
     if len(found) != len(counts):
         raise Fallback  # nothing was stored: closed, unknown or not the agent's
     for row, back in zip(rows, backs, strict=True):

@@ -77,7 +77,7 @@ def _claim_postgres() -> trip.Statement:
         returns=[*_CONVERSATION.c, *_MESSAGE.c])
 
 
-_CLAIM_POSTGRES = _claim_postgres()
+CLAIM_POSTGRES = _claim_postgres()
 
 
 async def claim(ctx: Context, agent: Agent, conversation_id: str) -> dict[str, Any]:
@@ -130,7 +130,7 @@ async def _take_postgres(ctx: Context, agent: Agent, conversation_id: str, now: 
     """`claim`'s `take` on PostgreSQL, in one round trip instead of six (_claim_postgres)."""
     note = MessageRow(conversation_id=conversation_id, seq=0, author_kind="system",
                       created_at=now, text="")
-    rows = await trip.alone(ctx.engine, _CLAIM_POSTGRES, {
+    rows = await trip.alone(ctx.engine, CLAIM_POSTGRES, {
         "cid": conversation_id, "agent_id": agent.id, "now": now,
         **{"text_" + language: text for language, text in wording.items()},
         **trip.prefixed(note.values(), "m_"),
