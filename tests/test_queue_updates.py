@@ -77,6 +77,34 @@ async def test_a_delta_view_equals_the_database_after_concurrent_opens_and_claim
     await _until(lambda: view.ids() == expected, lambda: (view.ids(), expected))
 
 
+async def test_changes_made_in_one_turn_reach_agents_as_one_delta(chat: Chat) -> None:
+    """Under a burst a round of commits finishes many opens and claims at once; their changes
+    go out as one `queue_update` per turn of the event loop, not one per change."""
+    anna = await chat.agent("anna@example.fi", "Anna", queue_version=2)
+    await anna.next("queue")
+    ids = []
+    for number in range(3):
+        visitor = await chat.visitor("en")
+        ack = await visitor.call("message", {"client_id": "c", "text": f"hello {number}"})
+        ids.append(ack["conversation"]["id"])
+        await anna.next("queue_update")
+    views = {view["id"]: view for view in await queue.waiting(chat.ctx)}
+    bus = chat.ctx.bus
+
+    # Two conversations leave and one is added and leaves again, all before the loop turns.
+    await queue.left(chat.ctx, [ids[0]])
+    await queue.left(chat.ctx, [ids[1]])
+    await bus.queue_update({"added": [views[ids[2]]], "removed": []})
+    await queue.left(chat.ctx, [ids[2]])
+    assert await anna.next("queue_update") == {"added": [], "removed": ids}
+    await asyncio.sleep(0.2)
+    assert anna.pending("queue_update") == []
+
+    # A change in a later turn is a delta of its own.
+    await bus.queue_update({"added": [views[ids[2]]], "removed": []})
+    assert await anna.next("queue_update") == {"added": [views[ids[2]]], "removed": []}
+
+
 async def _until(check: Any, state: Any, seconds: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds

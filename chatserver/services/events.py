@@ -8,9 +8,13 @@ own node (realtime/queue_feed.py). With a Redis manager these emits reach socket
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import socketio
+
+log = logging.getLogger(__name__)
 
 VISITOR_NS = "/visitor"
 AGENT_NS = "/agent"
@@ -30,6 +34,10 @@ def agent_room(agent_id: int) -> str:
 class EventBus:
     def __init__(self, sio: socketio.AsyncServer | None) -> None:
         self._sio = sio
+        # Queue changes not sent yet (`queue_update`): conversations by id, removed ids.
+        self._added: dict[str, Any] = {}
+        self._removed: dict[str, None] = {}
+        self._sending: asyncio.Task[None] | None = None
 
     async def _emit(self, event: str, data: Any, room: str | None, namespace: str,
                     skip_sid: str | None = None) -> None:
@@ -48,8 +56,35 @@ class EventBus:
         await self._emit(event, data, ALL_AGENTS_ROOM, AGENT_NS)
 
     async def queue_update(self, delta: dict[str, Any]) -> None:
-        """`{"added": [...], "removed": [...]}` to every agent socket that takes deltas."""
-        await self._emit(QUEUE_UPDATE, delta, QUEUE_UPDATES_ROOM, AGENT_NS)
+        """`{"added": [...], "removed": [...]}` to every agent socket that takes deltas.
+
+        Sent at the event loop's next turn, together with the changes made in the same turn:
+        under a burst many opens and claims finish in one turn (a round of SQLite writes, or
+        PostgreSQL's answers read together), and each delta is a packet to every agent socket,
+        so one delta per turn instead of one per change saves most of them (docs/performance.md).
+        An id added and removed within the turn is only removed; clients ignore an `added`
+        for an id they saw removed (docs/protocol.md), so nothing else depends on the order."""
+        if self._sio is None:
+            return
+        for conversation in delta["added"]:
+            self._added[conversation["id"]] = conversation
+        for conversation_id in delta["removed"]:
+            self._added.pop(conversation_id, None)
+            self._removed[conversation_id] = None
+        if self._sending is None:
+            self._sending = asyncio.get_running_loop().create_task(self._send_queue_updates())
+
+    async def _send_queue_updates(self) -> None:
+        try:
+            while self._added or self._removed:
+                delta = {"added": list(self._added.values()), "removed": list(self._removed)}
+                self._added, self._removed = {}, {}
+                await self._emit(QUEUE_UPDATE, delta, QUEUE_UPDATES_ROOM, AGENT_NS)
+        except Exception:
+            # The change itself is committed; agents that missed it ask for `queue`.
+            log.exception("queue_update was not sent")
+        finally:
+            self._sending = None
 
     async def to_all_visitors(self, event: str, data: Any) -> None:
         await self._emit(event, data, None, VISITOR_NS)
