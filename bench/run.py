@@ -5,6 +5,10 @@ PostgreSQL with --postgres; then the bare python-socketio relay, bench/bare_rela
 with the Node load generator (bench/load.mjs) and prints one table with the ratios to the bare
 relay. Results are also written as JSON to bench/results/. See docs/performance.md.
 
+`--repeat N` runs every scenario N times, the targets taking turns (A, B, A, B...), and adds a
+row with the median of the runs: one burst's p99 differed up to fourfold between two runs of
+the same code on the same machine (docs/performance.md, "fifth round").
+
 `--scenarios steady-restart` (not in the default set) runs the steady load against chatserver
 while its process is restarted, once with SIGTERM and once with SIGKILL (bench/restart.py).
 """
@@ -94,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="override a scenario parameter, such as steady.seconds=20")
     parser.add_argument("--output", metavar="FILE", help="JSON results file "
                         "(default: bench/results/TIMESTAMP.json)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run each scenario N times, the targets taking turns, and add "
+                        "the median of the runs (default 1)")
     parser.add_argument("--label", default="", help="a note stored with the results")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--nice", type=int, default=0,
@@ -156,8 +163,46 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _median(values: list[float]) -> float | None:
+    ordered = sorted(value for value in values if value is not None)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+MEDIAN_FIELDS = ("achieved_rate", "highest_sustained_rate", "server_cpu",
+                 "rss_per_connection_kib", "server_cpu_ms_per_message")
+
+
+def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A row per scenario and target that ran more than once: the median of each latency
+    percentile and figure over its runs (each taken on its own, so the row need not be one of
+    the runs), the losses summed, and each run's p99s in `runs_p99`."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault((result["scenario"], result["target"]), []).append(result)
+    rows = []
+    for (scenario, target), runs in groups.items():
+        if len(runs) < 2:
+            continue
+        row: dict[str, Any] = {"scenario": scenario, "target": target, "round": "median",
+                               "runs": len(runs), "connections": runs[0]["connections"]}
+        for direction in ("v2a", "a2v"):
+            row[direction] = {q: _median([r[direction][q] for r in runs])
+                              for q in ("p50", "p95", "p99")}
+        for name in MEDIAN_FIELDS:
+            if any(name in r for r in runs):
+                row[name] = _median([r.get(name) for r in runs])
+        for name in ("lost", "dropped", "errors"):
+            row[name] = sum(r.get(name, 0) for r in runs)
+        row["runs_p99"] = [[r["v2a"]["p99"], r["a2v"]["p99"]] for r in runs]
+        rows.append(row)
+    return rows
+
+
 def table(results: list[dict[str, Any]]) -> str:
-    head = (f"{'scenario':<8} {'target':<10} {'conns':>6} {'msg/s':>7} "
+    head = (f"{'scenario':<8} {'target':<16} {'conns':>6} {'msg/s':>7} "
             f"{'v→a p50/p95/p99 ms':>21} {'a→v p50/p95/p99 ms':>21} {'lost':>5} "
             f"{'KB/conn':>8} {'CPU':>5}")
     lines = [head, "-" * len(head)]
@@ -165,12 +210,16 @@ def table(results: list[dict[str, Any]]) -> str:
         rate = r.get("achieved_rate") or r.get("highest_sustained_rate")
         v2a, a2v = r["v2a"], r["a2v"]
         lost = r["lost"] + r.get("dropped", 0)
+        target = r["target"] + (" (med)" if r.get("round") == "median" else "")
         lines.append(
-            f"{r['scenario']:<8} {r['target']:<10} {r['connections']:>6} "
+            f"{r['scenario']:<8} {target:<16} {r['connections']:>6} "
             f"{'-' if rate is None else f'{rate:.0f}':>7} "
             f"{_ms(v2a['p50']) + '/' + _ms(v2a['p95']) + '/' + _ms(v2a['p99']):>21} "
             f"{_ms(a2v['p50']) + '/' + _ms(a2v['p95']) + '/' + _ms(a2v['p99']):>21} "
             f"{lost:>5} {r['rss_per_connection_kib'] * 1.024:>8.1f} {r['server_cpu']:>5.0%}")
+        if r.get("round") == "median":
+            spread = ", ".join(f"{_ms(v)}/{_ms(a)}" for v, a in r["runs_p99"])
+            lines.append(f"{'':<8} {'':<16} p99 v→a / a→v of each run: {spread}")
     return "\n".join(lines)
 
 
@@ -180,15 +229,18 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, float]:
                     None)
 
     out: dict[str, float] = {}
-    ours, bare = find("steady", "ours"), find("steady", "bare")
-    if ours and bare:
-        ours_p99 = max(ours["v2a"]["p99"] or 0, ours["a2v"]["p99"] or 0)
-        bare_p99 = max(bare["v2a"]["p99"] or 0, bare["a2v"]["p99"] or 0)
-        out["steady_p99_ours_over_bare"] = ours_p99 / bare_p99 if bare_p99 else float("nan")
-    ours, bare = find("ramp", "ours"), find("ramp", "bare")
-    if ours and bare and bare["highest_sustained_rate"]:
-        out["top_rate_ours_over_bare"] = (ours["highest_sustained_rate"]
-                                          / bare["highest_sustained_rate"])
+    for floor in ("bare", "bare-tuned"):
+        name = floor.replace("-", "_")
+        ours, bare = find("steady", "ours"), find("steady", floor)
+        if ours and bare:
+            ours_p99 = max(ours["v2a"]["p99"] or 0, ours["a2v"]["p99"] or 0)
+            bare_p99 = max(bare["v2a"]["p99"] or 0, bare["a2v"]["p99"] or 0)
+            out[f"steady_p99_ours_over_{name}"] = (ours_p99 / bare_p99 if bare_p99
+                                                   else float("nan"))
+        ours, bare = find("ramp", "ours"), find("ramp", floor)
+        if ours and bare and bare["highest_sustained_rate"]:
+            out[f"top_rate_ours_over_{name}"] = (ours["highest_sustained_rate"]
+                                                 / bare["highest_sustained_rate"])
     return out
 
 
@@ -225,11 +277,13 @@ async def main_async(args: argparse.Namespace) -> int:
                     results.append(await restart.run_restart(how, plan[scenario], args,
                                                              database_url))
                 continue
-            for target in targets:
-                if postgres is not None and target == "ours":
-                    database_url = postgres.create_database(f"bench_{scenario}")
-                results.append(await run_one(target, scenario, plan[scenario], args,
-                                             database_url))
+            for round_ in range(1, max(1, args.repeat) + 1):
+                for target in targets:
+                    if postgres is not None and target == "ours":
+                        database_url = postgres.create_database(f"bench_{scenario}_{round_}")
+                    result = await run_one(target, scenario, plan[scenario], args, database_url)
+                    result["round"] = round_
+                    results.append(result)
     finally:
         cleanup()
         if postgres is not None:
@@ -240,8 +294,11 @@ async def main_async(args: argparse.Namespace) -> int:
         "machine": {"cpus": os.cpu_count(), "cpu": _cpu_model(),
                     "python": platform.python_version(),
                     "platform": platform.platform(), "load_average": os.getloadavg()},
-        "env": args.env, "nice": args.nice, "results": results, "ratios": ratios(results),
+        "env": args.env, "nice": args.nice, "repeat": args.repeat, "results": results,
+        "medians": medians(results),
     }
+    # Ratios from the medians when the runs were repeated, else from the one run.
+    report["ratios"] = ratios(report["medians"] or results)
     path = Path(args.output) if args.output else (
         BENCH / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -249,7 +306,7 @@ async def main_async(args: argparse.Namespace) -> int:
     restarts = [r for r in results if r["scenario"] == restart.NAME]
     others = [r for r in results if r["scenario"] != restart.NAME]
     if others:
-        print(table(others))
+        print(table(others + report["medians"]))
     if restarts:
         print(restart.table(restarts))
     for name, value in report["ratios"].items():

@@ -66,15 +66,39 @@ def test_quick_burst_on_postgresql_loses_nothing(tmp_path: Path, postgres_server
     output = tmp_path / "results.json"
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-progress",
-         "--postgres", "--scenarios", "burst", "--targets", "ours", "--output", str(output)],
+         "--postgres", "--scenarios", "burst", "--targets", "ours", "--repeat", "2",
+         "--output", str(output)],
         capture_output=True, text=True, timeout=180, cwd=ROOT,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     report = json.loads(output.read_text())
     assert report["database"] == "postgresql"
-    (result,) = report["results"]
-    assert result["scenario"] == "burst" and result["lost"] == 0 and result["errors"] == 0
-    assert result["delivered"] == result["sent"] > 0 and result["server_errors"] == []
+    assert [result["round"] for result in report["results"]] == [1, 2]
+    for result in report["results"]:  # each run on a database of its own
+        assert result["scenario"] == "burst" and result["lost"] == 0 and result["errors"] == 0
+        assert result["delivered"] == result["sent"] > 0 and result["server_errors"] == []
+    (median,) = report["medians"]
+    assert median["runs"] == 2 and len(median["runs_p99"]) == 2
+    assert "burst    ours (med)" in run.stdout
+
+
+def test_medians_of_repeated_runs_take_each_figure_on_its_own() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import run as bench_run
+
+    def result(target: str, p99: float, cpu: float, lost: int = 0) -> dict[str, Any]:
+        latency = {"p50": p99 / 4, "p95": p99 / 2, "p99": p99}
+        return {"scenario": "burst", "target": target, "connections": 220, "v2a": latency,
+                "a2v": {**latency, "p99": 2 * p99}, "server_cpu": cpu, "lost": lost}
+
+    runs = [result("ours", 50, 0.9), result("ours", 200, 0.7, lost=1), result("ours", 60, 0.8),
+            result("bare-tuned", 10, 0.3)]
+    (median,) = bench_run.medians(runs)  # a target that ran once gets no row
+    assert median["target"] == "ours" and median["runs"] == 3
+    assert median["v2a"] == {"p50": 15, "p95": 30, "p99": 60}
+    assert median["a2v"]["p99"] == 120 and median["server_cpu"] == 0.8 and median["lost"] == 1
+    assert median["runs_p99"] == [[50, 100], [200, 400], [60, 120]]
+    assert bench_run._median([1.0, 4.0]) == 2.5
 
 
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
