@@ -10,6 +10,9 @@ visitor writes once more. The server's CPU time (from /proc) over each phase, di
 the cost of one operation; 20 agents are connected, as in the burst, so every queue change
 goes to 20 sockets. Each round starts a fresh server; the table shows the median round.
 The clients are python-socketio's, in this process (their CPU is not counted).
+
+With --postgres chatserver runs on a throw-away PostgreSQL (a new database each round), and a
+second column gives PostgreSQL's own CPU per operation (all its processes, from /proc).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import socketio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Server, cleanup, start_profiler  # noqa: E402
+from harness import ROOT, Server, cleanup, proc_sample, start_profiler  # noqa: E402
 
 AGENTS = 20
 PHASES = ("connect", "open", "claim", "agent message", "visitor message")
@@ -45,7 +48,26 @@ async def _call(client: socketio.AsyncClient, namespace: str, event: str,
     return dict(ack)
 
 
-async def measure(server: Server, n: int, profile: str | None) -> dict[str, float]:
+def _postgres_cpu(postgres: Any) -> float:
+    """CPU seconds used so far by every PostgreSQL process (the benchmark's is the only
+    instance it runs)."""
+    if postgres is None:
+        return 0.0
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            total += proc_sample(int(entry.name))[1]
+        except OSError:
+            continue  # ended meanwhile
+    return total
+
+
+async def measure(server: Server, n: int, profile: str | None, postgres: Any = None
+                  ) -> dict[str, float]:
     """Costs per phase; with `profile`, py-spy's raw stacks of each phase in PROFILE-PHASE.txt."""
     notice = server.notice_version()
     agents = [await _connect(server.url, "/agent", {"api_token": token, "queue_version": 2})
@@ -61,11 +83,13 @@ async def measure(server: Server, n: int, profile: str | None) -> dict[str, floa
             profiler = start_profiler(server.process.pid,
                                       f"{profile}-{name.replace(' ', '-')}.txt", rate=1000)
             await asyncio.sleep(0.5)  # py-spy attaching
-        cpu0 = server.sample()[2]
+        cpu0, db0 = server.sample()[2], _postgres_cpu(postgres)
         for i in range(n):
             await step(i)
         await asyncio.sleep(0.3)  # what the last step set off (deliveries) is counted too
         costs[name] = (server.sample()[2] - cpu0) / n * 1000
+        if postgres is not None:
+            costs[f"{name} (PostgreSQL)"] = (_postgres_cpu(postgres) - db0) / n * 1000
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(30)
@@ -96,13 +120,17 @@ async def measure(server: Server, n: int, profile: str | None) -> dict[str, floa
     return costs
 
 
-def run(target: str, n: int, profile: str | None = None) -> dict[str, float]:
-    server = Server("bare" if target.startswith("bare") else "ours",
-                    bare_tuned=target == "bare-tuned")
+def run(target: str, n: int, profile: str | None = None, postgres: Any = None,
+        round_: int = 0) -> dict[str, float]:
+    ours = not target.startswith("bare")
+    database_url = (postgres.create_database(f"op_cost_{round_}")
+                    if ours and postgres is not None else None)
+    server = Server("ours" if ours else "bare", bare_tuned=target == "bare-tuned",
+                    database_url=database_url)
     server.prepare(AGENTS)
     server.start()
     try:
-        return asyncio.run(measure(server, n, profile))
+        return asyncio.run(measure(server, n, profile, postgres if ours else None))
     finally:
         server.stop()
 
@@ -112,20 +140,36 @@ def main() -> None:
     parser.add_argument("--targets", default="ours,bare-tuned")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", action="store_true",
+                        help="chatserver on a throw-away PostgreSQL, with its CPU shown too")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="record each target with py-spy in each phase of the first round "
                              "(raw stacks in PREFIX-TARGET-PHASE.txt; pip install py-spy)")
     args = parser.parse_args()
     targets = args.targets.split(",")
     results: dict[str, list[dict[str, float]]] = {target: [] for target in targets}
+    postgres = None
+    if args.postgres:
+        sys.path.insert(0, str(ROOT))
+        from tests.servers import PostgresServer
+
+        postgres = PostgresServer()
+        postgres.start()
     try:
         for round_ in range(args.rounds):
             for target in targets:  # interleaved, so a busy spell touches both
                 print(f"round {round_ + 1}/{args.rounds}: {target}", file=sys.stderr, flush=True)
                 profile = f"{args.profile}-{target}" if args.profile and round_ == 0 else None
-                results[target].append(run(target, args.n, profile))
+                results[target].append(run(target, args.n, profile, postgres, round_))
     finally:
         cleanup()
+        if postgres is not None:
+            postgres.stop()
+    if postgres is not None and "ours" in targets:  # PostgreSQL's share, next to the server's
+        at = targets.index("ours") + 1
+        targets = [*targets[:at], "PostgreSQL", *targets[at:]]
+        results["PostgreSQL"] = [{name: r[f"{name} (PostgreSQL)"] for name in PHASES}
+                                 for r in results["ours"]]
     print(f"server CPU per operation, ms (median of {args.rounds} rounds of {args.n})")
     print(f"{'operation':<16}" + "".join(f"{t:>12}" for t in targets))
     for name in (*PHASES, "per visitor"):

@@ -57,6 +57,24 @@ def test_operation_costs_are_printed_for_both_servers() -> None:
 
 
 @pytest.mark.postgres
+def test_operation_costs_on_postgresql_count_its_processes_too(postgres_server: Any) -> None:
+    """op_cost.py --postgres: chatserver on a throw-away PostgreSQL, with PostgreSQL's own CPU
+    per operation in a column of its own (every step writes or reads, so it cannot be 0)."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "op_cost.py"), "--n", "10", "--rounds", "1",
+         "--targets", "ours", "--postgres"],
+        capture_output=True, text=True, timeout=180, cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert lines[1].split() == ["operation", "ours", "PostgreSQL"], run.stdout
+    rows = {line.split("  ")[0]: [float(v) for v in line.split()[-2:]] for line in lines
+            if line.startswith(("open", "claim", "agent message"))}
+    assert set(rows) == {"open", "claim", "agent message"}, run.stdout
+    assert all(ours > 0 and database > 0 for ours, database in rows.values()), run.stdout
+
+
+@pytest.mark.postgres
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
                     reason="the load generator needs Node.js and npm")
 def test_quick_burst_on_postgresql_loses_nothing(tmp_path: Path, postgres_server: Any) -> None:
