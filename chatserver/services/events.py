@@ -61,9 +61,11 @@ class EventBus:
         Sent at the event loop's next turn, together with the changes made in the same turn:
         under a burst many opens and claims finish in one turn (a round of SQLite writes, or
         PostgreSQL's answers read together), and each delta is a packet to every agent socket,
-        so one delta per turn instead of one per change saves most of them (docs/performance.md).
-        An id added and removed within the turn is only removed; clients ignore an `added`
-        for an id they saw removed (docs/protocol.md), so nothing else depends on the order."""
+        so one delta per turn instead of one per change saves many of them (half in the
+        benchmark's burst, docs/performance.md). An id added and removed within the turn is
+        only removed. A delta may now reach an agent after another event sent in the same turn,
+        as deltas relayed from two nodes already could; clients keep the queue by `queued_at`
+        and ignore an `added` for an id they saw removed (docs/protocol.md)."""
         if self._sio is None:
             return
         for conversation in delta["added"]:
