@@ -295,7 +295,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     "python": platform.python_version(),
                     "platform": platform.platform(), "load_average": os.getloadavg()},
         "env": args.env, "nice": args.nice, "repeat": args.repeat, "results": results,
-        "medians": medians(results),
+        "medians": medians([r for r in results if r["scenario"] != restart.NAME]),
     }
     # Ratios from the medians when the runs were repeated, else from the one run.
     report["ratios"] = ratios(report["medians"] or results)

@@ -59,9 +59,10 @@ def test_operation_costs_are_printed_for_both_servers() -> None:
 @pytest.mark.postgres
 def test_operation_costs_on_postgresql_count_its_processes_too(postgres_server: Any) -> None:
     """op_cost.py --postgres: chatserver on a throw-away PostgreSQL, with PostgreSQL's own CPU
-    per operation in a column of its own (every step writes or reads, so it cannot be 0)."""
+    per operation in a column of its own. Every step writes or reads, so the column cannot be
+    0 over all of them (one step alone can: /proc counts CPU in 10 ms ticks)."""
     run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "op_cost.py"), "--n", "10", "--rounds", "1",
+        [sys.executable, str(ROOT / "bench" / "op_cost.py"), "--n", "30", "--rounds", "1",
          "--targets", "ours", "--postgres"],
         capture_output=True, text=True, timeout=180, cwd=ROOT,
     )
@@ -71,7 +72,8 @@ def test_operation_costs_on_postgresql_count_its_processes_too(postgres_server: 
     rows = {line.split("  ")[0]: [float(v) for v in line.split()[-2:]] for line in lines
             if line.startswith(("open", "claim", "agent message"))}
     assert set(rows) == {"open", "claim", "agent message"}, run.stdout
-    assert all(ours > 0 and database > 0 for ours, database in rows.values()), run.stdout
+    assert all(ours >= 0 and database >= 0 for ours, database in rows.values()), run.stdout
+    assert sum(database for _ours, database in rows.values()) > 0, run.stdout
 
 
 @pytest.mark.postgres
