@@ -12,7 +12,8 @@ goes to 20 sockets. Each round starts a fresh server; the table shows the median
 The clients are python-socketio's, in this process (their CPU is not counted).
 
 With --postgres chatserver runs on a throw-away PostgreSQL (a new database each round), and a
-second column gives PostgreSQL's own CPU per operation (all its processes, from /proc).
+second column gives PostgreSQL's own CPU per operation (all its processes, from /proc; stop
+any other PostgreSQL on the machine first).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ async def _call(client: socketio.AsyncClient, namespace: str, event: str,
 
 
 def _postgres_cpu(postgres: Any) -> float:
-    """CPU seconds used so far by every PostgreSQL process (the benchmark's is the only
-    instance it runs)."""
+    """CPU seconds used so far by every process named `postgres` on the machine: the
+    benchmark's instance, provided no other PostgreSQL runs here meanwhile."""
     if postgres is None:
         return 0.0
     total = 0.0

@@ -6,7 +6,7 @@ with the Node load generator (bench/load.mjs) and prints one table with the rati
 relay. Results are also written as JSON to bench/results/. See docs/performance.md.
 
 `--repeat N` runs every scenario N times, the targets taking turns (A, B, A, B...), and adds a
-row with the median of the runs: one burst's p99 differed up to fourfold between two runs of
+row with the median of the runs: one burst's p99 differed more than threefold between two runs of
 the same code on the same machine (docs/performance.md, "fifth round").
 
 `--scenarios steady-restart` (not in the default set) runs the steady load against chatserver
