@@ -24,6 +24,11 @@ async def _claimed_conversation(chat: Chat, agent: Any, n: int) -> str:
     opened = await visitor.call("message", {"client_id": f"open{n}", "text": "hello"})
     conversation_id = str(opened["message"]["conversation_id"])
     assert (await agent.call("claim", {"conversation_id": conversation_id}))["ok"]
+    # This console takes the whole queue (no queue_version): the node reads it again after the
+    # claim's `queue_update`, a turn later. Wait for that read, so that a test counting
+    # statements next does not count it.
+    await agent.next("queue", where=lambda q: all(c["id"] != conversation_id
+                                                  for c in q["conversations"]))
     return conversation_id
 
 
